@@ -1,0 +1,58 @@
+#!/bin/bash
+# Installs what is needed, builds kick twice (plain, and ASan+UBSan), runs every
+# test in both, smoke-runs the fuzz targets, and ends with "N passed, N failed"
+# counted over test cases.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || exit 1
+
+passed=0; failed=0
+count_cases() { # meson test log -> adds cmocka case counts
+    local log=$1 p f
+    p=$(grep -ahoE '^\[  PASSED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
+    f=$(grep -ahoE '^\[  FAILED  \] [0-9]+ test' "$log" | awk '{s+=$4} END {print s+0}')
+    passed=$((passed + p)); failed=$((failed + f))
+}
+run_suite() { # dir label [meson options]
+    local dir=$1 label=$2; shift 2
+    echo "== $label build ($dir)"
+    if ! scripts/build.sh "$dir" "$@"; then
+        echo "== $label: build FAILED"; failed=$((failed + 1)); return
+    fi
+    if meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir.test.out" 2>&1; then
+        tail -8 "$dir.test.out"
+    else
+        cat "$dir.test.out"; echo "== $label: meson test reported failures"
+        # a crashed test binary prints no cmocka summary: count it
+        local crashed
+        crashed=$(grep -cE '^ *[0-9]+/[0-9]+ .*(FAIL|TIMEOUT|ERROR)' "$dir.test.out")
+        failed=$((failed + crashed))
+    fi
+    count_cases "$dir/meson-logs/testlog.txt"
+}
+
+run_suite build "plain"
+run_suite build-san "sanitizer" -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all
+
+# Fuzz targets: a fixed number of executions each (smoke, not a campaign).
+echo "== fuzz smoke (clang, libFuzzer)"
+if CC=clang scripts/build.sh build-fuzz -Dfuzz=true -Dtests=disabled -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link; then
+    for t in build-fuzz/fuzz/fuzz_*; do
+        [ -x "$t" ] || continue
+        name=$(basename "$t")
+        corpus="build-fuzz/corpus/$name"; mkdir -p "$corpus"
+        seeds=(); [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
+        if "$t" -runs="${FUZZ_RUNS:-200000}" -seed=1 "$corpus" "${seeds[@]}" >"build-fuzz/$name.log" 2>&1; then
+            echo "fuzz $name: ok ($(grep -aoE 'Done [0-9]+ runs' "build-fuzz/$name.log"))"
+            passed=$((passed + 1))
+        else
+            tail -30 "build-fuzz/$name.log"; echo "fuzz $name: FAILED"
+            failed=$((failed + 1))
+        fi
+    done
+else
+    echo "fuzz build FAILED"; failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

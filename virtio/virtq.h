@@ -1,0 +1,99 @@
+/* Split virtqueue, device side.
+ *
+ * The transport fills in size and the three ring addresses as the driver
+ * writes them, then calls virtq_start() when the driver enables the queue.
+ * Device models pop chains as iovecs over guest memory, push used elements
+ * and ask whether the driver wants an interrupt.
+ *
+ * Every guest-controlled value is checked: a violation makes virtq_pop()
+ * return -EIO, marks the queue broken (it then stays empty) and, when the
+ * queue belongs to a device, marks the device NEEDS_RESET. */
+#ifndef KICK_VIRTQ_H
+#define KICK_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <linux/virtio_ring.h>
+
+#include "virtio/gmem.h"
+
+struct virtio_dev;
+
+/* Longest chain accepted, direct plus indirect; matches Linux's UIO_MAXIOV. */
+#define VIRTQ_MAX_CHAIN 1024
+
+struct virtq {
+    /* Set by the transport from driver writes (reset values: size = max_size,
+     * addresses 0, ready false). */
+    uint16_t size;
+    uint16_t max_size;
+    bool ready;
+    uint64_t desc_gpa, avail_gpa, used_gpa;
+
+    /* Resolved by virtq_start(). */
+    const struct gmem *mem;
+    struct vring_desc *desc;
+    struct vring_avail *avail;
+    struct vring_used *used;
+    uint16_t *used_event;  /* &avail->ring[size]  (driver writes) */
+    uint16_t *avail_event; /* &used->ring[size]   (device writes) */
+    bool event_idx;        /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    bool indirect;         /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+
+    /* Device-private progress. */
+    uint16_t last_avail;     /* next avail ring slot to consume */
+    uint16_t used_idx;       /* our copy of used->idx */
+    uint16_t signalled_used; /* used_idx when we last interrupted */
+    bool signalled_used_valid;
+    bool broken;
+
+    struct virtio_dev *dev;  /* owner, for NEEDS_RESET; may be NULL in tests */
+    unsigned index;          /* queue index within the device */
+};
+
+/* One popped chain. The caller supplies iov storage (iov_cap entries); the
+ * device-readable buffers come first (iov[0..nout)), then the device-writable
+ * ones (iov[nout..nout+nin)). */
+struct virtq_elem {
+    uint16_t head;
+    uint16_t nout, nin;
+    uint16_t iov_cap;
+    uint32_t out_len, in_len; /* byte totals */
+    struct iovec *iov;
+};
+
+/* Back to the reset state; keeps max_size, dev and index. */
+void virtq_reset(struct virtq *q);
+
+/* Validates size (power of two, 1..max_size) and ring addresses (inside guest
+ * memory, aligned as the spec requires) and resolves host pointers.
+ * features is the negotiated feature set. 0 or -EINVAL. */
+int virtq_start(struct virtq *q, const struct gmem *mem, uint64_t features);
+
+/* 1: an element was popped into e. 0: nothing available. -EIO: the guest
+ * broke a ring rule; the queue is now broken. -ENOBUFS: chain longer than
+ * e->iov_cap (also a guest error unless the caller's cap is below the queue
+ * size; treated the same). */
+int virtq_pop(struct virtq *q, struct virtq_elem *e);
+
+/* Returns the last popped element to the available ring (not consumed). */
+void virtq_unpop(struct virtq *q);
+
+/* Publishes one used element (head, bytes written into the in-buffers). */
+void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
+
+/* After one or more pushes: does the driver want an interrupt now?
+ * Honours VRING_AVAIL_F_NO_INTERRUPT or, with event idx, used_event. */
+bool virtq_needs_irq(struct virtq *q);
+
+/* Ask the driver for kicks (true) or not (false): VRING_USED_F_NO_NOTIFY, or
+ * avail_event = last_avail with event idx. After enabling, callers re-check
+ * virtq_has_avail() to close the race. */
+void virtq_set_notify(struct virtq *q, bool enable);
+
+/* Is there at least one chain to pop? (false for a broken or stopped queue) */
+bool virtq_has_avail(struct virtq *q);
+
+#endif
