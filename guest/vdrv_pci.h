@@ -20,6 +20,9 @@ struct vdrv_io {
     void *ctx;
 };
 
+#define VDRV_NOTIFY_CACHE   64
+#define VDRV_NOTIFY_UNKNOWN 0xffff
+
 struct vdrv_region {
     int bar;        /* -1: absent */
     uint64_t off;
@@ -39,6 +42,9 @@ struct vdrv_dev {
     uint16_t msix_size;     /* vectors in the table */
     bool msix_enabled;
     uint64_t features;      /* negotiated */
+    /* queue_notify_off per queue as read at setup (modern), so a kick is one
+     * write; VDRV_NOTIFY_UNKNOWN (or q beyond the cache) re-reads it. */
+    uint16_t queue_notify_off[VDRV_NOTIFY_CACHE];
 };
 
 /* Reads IDs and walks the capability list. Fails (-ENODEV) if the function
