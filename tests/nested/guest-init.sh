@@ -1,0 +1,51 @@
+#!/bin/busybox sh
+# /init of the guest initramfs kick boots. Loads the virtio modules, runs the tests named by
+# kick.test=NAME[,NAME...] on the kernel command line (default: demo) from /tests/NAME.sh, prints
+# one verdict line and powers off. A test fails by exiting non-zero; the last line it wrote to
+# /tmp/fail-reason (see /tests/lib.sh) becomes the reason.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# firmware escape sequences may precede our first line; keep the verdict at a line start
+echo "guest: init"
+
+verdict() {
+    echo "KICK-VERDICT: $*"
+    sync
+    poweroff -f
+}
+
+# The kernel leaves MODULE.PARAM=VALUE options (e.g. virtio_pci.force_legacy=1) to modprobe;
+# busybox insmod does not read them, so pass them on here.
+module_args() {
+    for arg in $(cat /proc/cmdline); do
+        case $arg in "$(echo "$1" | tr - _)".*=*) echo "${arg#*.}" ;; esac
+    done
+}
+loaded=""
+for m in $(cat /etc/modules); do
+    if insmod "/lib/modules/$m.ko" $(module_args "$m"); then loaded="$loaded $m"
+    else verdict "FAIL insmod $m"; fi
+done
+echo "guest: modules loaded:$loaded"
+# drivers bind asynchronously to devices found during module load
+mdev -s 2>/dev/null
+
+tests=demo
+for arg in $(cat /proc/cmdline); do
+    case $arg in kick.test=*) tests=${arg#kick.test=} ;; esac
+done
+for t in $(echo "$tests" | tr , ' '); do
+    [ -f "/tests/$t.sh" ] || verdict "FAIL no test named $t"
+    echo "guest: running test $t"
+    rm -f /tmp/fail-reason
+    sh "/tests/$t.sh"
+    rc=$?
+    if [ $rc -ne 0 ]; then
+        reason=$(tail -n 1 /tmp/fail-reason 2>/dev/null)
+        verdict "FAIL $t: ${reason:-exit status $rc}"
+    fi
+done
+verdict PASS
