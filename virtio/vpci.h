@@ -52,7 +52,8 @@ struct vpci_host_ops {
     void (*intx)(struct vpci *t, bool level);
     /* BAR placement/decode changed: time to (re)register notify ioeventfds. Optional. */
     void (*bar_map)(struct vpci *t, int bar, uint64_t addr, bool enabled);
-    /* MSI-X table/enable changed (routing update). Optional. */
+    /* MSI-X table/enable changed (routing update), or (vector -1) the driver
+     * remapped a queue/config vector or reset the device. Optional. */
     void (*msix_changed)(struct vpci *t, int vector);
 };
 
@@ -82,6 +83,11 @@ struct vpci {
 int vpci_init(struct vpci *t, struct virtio_dev *vdev, enum vpci_mode mode,
               unsigned msix_vectors, const struct vpci_host_ops *ops, void *host);
 void vpci_destroy(struct vpci *t);
+
+/* Device reset from outside the guest's registers (VMM reset, hot unplug):
+ * resets the virtio device and the transport state (vectors, ISR, selects,
+ * the transitional layout choice). */
+void vpci_reset(struct vpci *t);
 
 static inline struct pci_func *vpci_func(struct vpci *t) { return &t->pci; }
 
