@@ -38,7 +38,7 @@ run_suite build-san "sanitizer" -Db_sanitize=address,undefined -Db_lundef=false 
 echo "== fuzz smoke (clang, libFuzzer)"
 if CC=clang scripts/build.sh build-fuzz -Dfuzz=true -Dtests=disabled -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link; then
     for t in build-fuzz/fuzz/fuzz_*; do
-        [ -x "$t" ] || continue
+        [ -f "$t" ] && [ -x "$t" ] || continue
         name=$(basename "$t")
         corpus="build-fuzz/corpus/$name"; mkdir -p "$corpus"
         seeds=(); [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
