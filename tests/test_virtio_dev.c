@@ -33,6 +33,8 @@ struct fx {
     /* what the model and transport saw */
     unsigned resets, driver_oks, notifies[NQ + 1], config_irqs, queue_irqs[NQ];
     unsigned validates, config_writes;
+    unsigned queue_resets[NQ + 1];
+    bool ring_seen_at_queue_reset;
     uint64_t validated;
     int refuse;
     uint32_t last_off, last_len;
@@ -43,6 +45,12 @@ static struct fx *fx_of(struct virtio_dev *d) { return d->priv; }
 static void m_notify(struct virtio_dev *d, unsigned q) { fx_of(d)->notifies[q < NQ ? q : NQ]++; }
 static void m_driver_ok(struct virtio_dev *d) { fx_of(d)->driver_oks++; }
 static void m_reset(struct virtio_dev *d) { fx_of(d)->resets++; }
+static void m_queue_reset(struct virtio_dev *d, unsigned q)
+{
+    fx_of(d)->queue_resets[q < NQ ? q : NQ]++;
+    /* the model is told while the ring is still there to stop using */
+    fx_of(d)->ring_seen_at_queue_reset = d->vqs[q].ready;
+}
 static int m_validate(struct virtio_dev *d, uint64_t features)
 {
     fx_of(d)->validates++;
@@ -70,6 +78,7 @@ static const struct virtio_dev_ops model_ops = {
     .queue_notify = m_notify,
     .driver_ok = m_driver_ok,
     .reset = m_reset,
+    .queue_reset = m_queue_reset,
     .validate_features = m_validate,
     .config_write = m_config_write,
 };
@@ -336,6 +345,28 @@ static void test_queue_enable(void **state)
     assert_true(f->dev.status & S_NR);
 }
 
+static void test_queue_reset(void **state)
+{
+    struct fx *f = *state;
+    bring_up(f);
+    assert_true(f->vq[0].ready);
+    virtio_dev_queue_reset(&f->dev, NQ);      /* out of range: nothing */
+    virtio_dev_queue_reset(&f->dev, UINT32_MAX);
+    assert_int_equal(f->queue_resets[NQ], 0);
+    assert_true(f->vq[0].ready);
+    virtio_dev_queue_reset(&f->dev, 0);
+    assert_int_equal(f->queue_resets[0], 1);
+    assert_true(f->ring_seen_at_queue_reset);
+    assert_false(f->vq[0].ready);
+    assert_int_equal(f->vq[0].size, QMAX);
+    assert_int_equal(f->vq[0].desc_gpa, 0);
+    /* the device as a whole keeps running, and a kick to the reset queue
+     * reaches nobody */
+    assert_true(virtio_dev_running(&f->dev));
+    virtio_dev_notify(&f->dev, 0);
+    assert_int_equal(f->notifies[0], 0);
+}
+
 static void test_notify_bounds(void **state)
 {
     struct fx *f = *state;
@@ -462,6 +493,7 @@ int main(void)
         T(test_legacy_refused_features),
         T(test_reset_clears_everything),
         T(test_queue_enable),
+        T(test_queue_reset),
         T(test_notify_bounds),
         T(test_config_read),
         T(test_config_write),

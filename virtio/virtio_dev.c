@@ -197,6 +197,18 @@ int virtio_dev_queue_enable(struct virtio_dev *d, unsigned q)
     return 0;
 }
 
+void virtio_dev_queue_reset(struct virtio_dev *d, unsigned q)
+{
+    if (q >= d->num_queues)
+        return;
+    const struct virtio_dev_ops *ops = dev_ops(d);
+    /* The model stops its worker first: the ring pointers it uses are about
+     * to be forgotten. */
+    if (ops->queue_reset)
+        ops->queue_reset(d, q);
+    virtq_reset(&d->vqs[q]);
+}
+
 void virtio_dev_notify(struct virtio_dev *d, unsigned q)
 {
     /* q comes straight from a guest write to the notify area. */

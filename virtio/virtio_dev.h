@@ -35,6 +35,9 @@ struct virtio_dev_ops {
     /* Device reset: stop all work and forget all state. Queues are reset by
      * the core after this returns. */
     void (*reset)(struct virtio_dev *d);
+    /* One queue is being reset (VIRTIO_F_RING_RESET, or legacy PFN 0): stop
+     * using it. The core resets the ring after this returns. Optional. */
+    void (*queue_reset)(struct virtio_dev *d, unsigned q);
 };
 
 /* Implemented by the transport. vq is a queue index, or VIRTIO_IRQ_CONFIG. */
@@ -82,6 +85,9 @@ int virtio_dev_set_guest_features(struct virtio_dev *d, uint64_t features);
 /* Driver enabled queue q (modern queue_enable=1, legacy PFN != 0).
  * Starts the ring; a bad ring marks NEEDS_RESET. 0 or -EINVAL. */
 int virtio_dev_queue_enable(struct virtio_dev *d, unsigned q);
+/* Driver reset one queue: ops->queue_reset, then the ring back to its reset
+ * state. q is bounds-checked. */
+void virtio_dev_queue_reset(struct virtio_dev *d, unsigned q);
 /* The kick: bounds-checked, then ops->queue_notify when DRIVER_OK and ready. */
 void virtio_dev_notify(struct virtio_dev *d, unsigned q);
 /* Reset the whole device (status write 0, or transport reset). */

@@ -134,7 +134,7 @@ static void common_queue_write(struct vpci *t, struct virtq *vq, unsigned reg, u
         break;
     case VIRTIO_PCI_COMMON_Q_RESET:
         if (val == 1 && virtio_dev_has_feature(t->vdev, VIRTIO_F_RING_RESET)) {
-            virtq_reset(vq);
+            virtio_dev_queue_reset(t->vdev, q);
             __atomic_store_n(&t->queue_vector[q], VIRTIO_MSI_NO_VECTOR, __ATOMIC_RELAXED);
             vpci_vectors_changed(t);
         }

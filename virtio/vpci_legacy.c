@@ -61,7 +61,7 @@ static void legacy_image(struct vpci *t, uint8_t img[VPCI_LEGACY_REGS_LEN])
 static void legacy_set_pfn(struct vpci *t, struct virtq *vq, uint32_t pfn)
 {
     if (pfn == 0) {
-        virtq_reset(vq);
+        virtio_dev_queue_reset(t->vdev, vq->index);
         return;
     }
     if (vq->ready)
