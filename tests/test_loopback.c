@@ -50,19 +50,6 @@ static ssize_t counting_fill(void *opaque, void *buf, size_t len)
     return (ssize_t)len;
 }
 
-static int roundtrip(struct loopback_fn *fn, const struct vdrv_sg *sg, unsigned nout, unsigned nin,
-                     uint32_t *written)
-{
-    static char token;
-    int rc = vdrv_vq_add(&fn->vq, sg, nout, nin, &token);
-    if (rc < 0)
-        return rc;
-    if (vdrv_vq_kick_prepare(&fn->vq))
-        vdrv_notify(&fn->drv, 0);
-    void *t = vdrv_vq_get_used(&fn->vq, written);
-    return t == &token ? 0 : -1;
-}
-
 /* rng through one transport/interrupt combination. */
 static void rng_case(void **state, enum vpci_mode mode, bool force_legacy, bool msix,
                      bool expect_modern)
@@ -87,7 +74,7 @@ static void rng_case(void **state, enum vpci_mode mode, bool force_legacy, bool 
     for (unsigned i = 0; i < 300; i++) { /* > queue size: the ring wraps */
         struct vdrv_sg sg = { pa, 100 };
         uint32_t got = 0;
-        assert_int_equal(roundtrip(fn, &sg, 0, 1, &got), 0);
+        assert_int_equal(loopback_fn_roundtrip(fn, &sg, 0, 1, &got), 0);
         assert_int_equal(got, 100);
         for (unsigned j = 0; j < 100; j++)
             assert_int_equal(buf[j], (uint8_t)(0xa5 ^ expect++));
@@ -149,7 +136,7 @@ static void echo_three_descriptor_chains(void **state)
         memset(r, 0, 4016);
         struct vdrv_sg sg[3] = { { hpa, 16 }, { ppa, 4000 }, { rpa, 4016 } };
         uint32_t got = 0;
-        assert_int_equal(roundtrip(&fx->efn, sg, 2, 1, &got), 0);
+        assert_int_equal(loopback_fn_roundtrip(&fx->efn, sg, 2, 1, &got), 0);
         assert_int_equal(got, 4016);
         assert_memory_equal(r, h, 16);
         assert_memory_equal(r + 16, p, 4000);
@@ -191,14 +178,14 @@ static void corrupt_ring_needs_reset_other_device_unaffected(void **state)
     /* the other function still echoes */
     struct vdrv_sg sg[2] = { { pa, 32 }, { pa + 32, 32 } };
     uint32_t got = 0;
-    assert_int_equal(roundtrip(&fx->efn, sg, 1, 1, &got), 0);
+    assert_int_equal(loopback_fn_roundtrip(&fx->efn, sg, 1, 1, &got), 0);
     assert_int_equal(got, 32);
 
     /* reset and re-initialise the broken one: it works again */
     assert_int_equal(loopback_fn_driver_up(&fx->rfn, false, true, ~0ull, 64), 0);
     assert_false(vdrv_get_status(&fx->rfn.drv) & VIRTIO_CONFIG_S_NEEDS_RESET);
     struct vdrv_sg good = { pa, 64 };
-    assert_int_equal(roundtrip(&fx->rfn, &good, 0, 1, &got), 0);
+    assert_int_equal(loopback_fn_roundtrip(&fx->rfn, &good, 0, 1, &got), 0);
     assert_int_equal(got, 64);
     loopback_fn_detach(&fx->rfn);
     loopback_fn_detach(&fx->efn);

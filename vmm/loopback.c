@@ -195,6 +195,18 @@ int loopback_fn_driver_up(struct loopback_fn *fn, bool force_legacy, bool use_ms
     return 0;
 }
 
+int loopback_fn_roundtrip(struct loopback_fn *fn, const struct vdrv_sg *sg, unsigned nout,
+                          unsigned nin, uint32_t *written)
+{
+    static char token;
+    int rc = vdrv_vq_add(&fn->vq, sg, nout, nin, &token);
+    if (rc < 0)
+        return rc;
+    if (vdrv_vq_kick_prepare(&fn->vq))
+        vdrv_notify(&fn->drv, 0);
+    return vdrv_vq_get_used(&fn->vq, written) == &token ? 0 : -EIO;
+}
+
 unsigned loopback_fn_take_irq(struct loopback_fn *fn)
 {
     if (fn->drv.msix_enabled) {

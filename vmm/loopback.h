@@ -65,6 +65,12 @@ void loopback_fn_detach(struct loopback_fn *fn);
 int loopback_fn_driver_up(struct loopback_fn *fn, bool force_legacy, bool use_msix,
                           uint64_t wanted, uint16_t qsize);
 
+/* One request on queue 0: add the chain, kick if the device asks, and
+ * reclaim it (the loopback device completes it within the kick). 0 with the
+ * bytes written, -EIO if the chain did not come back, or add's error. */
+int loopback_fn_roundtrip(struct loopback_fn *fn, const struct vdrv_sg *sg, unsigned nout,
+                          unsigned nin, uint32_t *written);
+
 /* Services an interrupt the way a driver would: with INTx, reads the ISR
  * (returns it); with MSI-X, returns 1 if any MSI arrived since the last call. */
 unsigned loopback_fn_take_irq(struct loopback_fn *fn);
