@@ -3,7 +3,7 @@
 # Packages already present are not fetched again.
 set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config linux-libc-dev libcmocka-dev
-      clang libclang-rt-14-dev valgrind)
+      clang libclang-rt-14-dev valgrind qemu-system-x86 python3)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

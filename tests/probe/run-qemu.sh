@@ -1,0 +1,149 @@
+#!/bin/bash
+# Boots kick's bare-metal probe guest under QEMU TCG on QEMU's own virtio-pci
+# devices and judges the run: QEMU must exit through isa-debug-exit, the
+# guest must print PROBE-SUMMARY, every FAIL line must be a known QEMU
+# deviation (qemu-deviations.txt), the lines proving each device was driven
+# must be there, and the console line / network frame must reach the host.
+#
+#   tests/probe/run-qemu.sh [--no-build] [BUILD] [PROFILE...]
+#
+# BUILD is a meson build directory (default build); the image is built there
+# with ninja unless --no-build. PROFILEs: modern, transitional, legacy (each
+# runs its -msix and -intx variants), one variant such as legacy-intx,
+# highbar (a 2 GiB ivshmem BAR pushes the firmware to put 64-bit BARs above
+# 4 GiB), or all (the default: every one of them). Exit 0 only if every run passed. Logs: BUILD/probe-runs/.
+#
+# isa-debug-exit convention: the guest writes 0 when every rule passed (QEMU
+# exits 1) and 1 otherwise (QEMU exits 3); anything else is a crash/timeout.
+# PROBE_DEVIATIONS overrides the deviations file, PROBE_TIMEOUT (s) each run.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=1
+if [ "${1:-}" = "--no-build" ]; then build=0; shift; fi
+bdir=${1:-build}; [ $# -gt 0 ] && shift
+profiles=("$@"); [ ${#profiles[@]} -eq 0 ] && profiles=(all)
+TIMEOUT=${PROBE_TIMEOUT:-120}
+BLK_SECTORS=2048
+QEMU=${QEMU:-qemu-system-x86_64}
+
+command -v "$QEMU" >/dev/null || { echo "run-qemu: $QEMU not found (apt-get install qemu-system-x86)" >&2; exit 77; }
+if [ $build = 1 ]; then
+    ninja -C "$bdir" guest/probe/kick-probe >/dev/null || { echo "run-qemu: build failed in $bdir" >&2; exit 1; }
+fi
+image=$bdir/guest/probe/kick-probe
+[ -f "$image" ] || { echo "run-qemu: no image $image" >&2; exit 1; }
+
+variants=()
+for p in "${profiles[@]}"; do
+    case $p in
+    all) variants+=(modern-msix modern-intx transitional-msix transitional-intx legacy-msix legacy-intx highbar) ;;
+    modern|transitional|legacy) variants+=("$p-msix" "$p-intx") ;;
+    modern-msix|modern-intx|transitional-msix|transitional-intx|legacy-msix|legacy-intx|highbar) variants+=("$p") ;;
+    *) echo "run-qemu: unknown profile '$p'" >&2; exit 2 ;;
+    esac
+done
+
+# Device arguments and the lines a passing run must contain, per variant.
+setup_variant() { # variant workdir
+    local v=$1 w=$2 kind=${1%-*} irq=${1#*-} opt vec=""
+    [ "$irq" = intx ] && vec=",vectors=0"
+    truncate -s 0 "$w/blk.img"; truncate -s $((BLK_SECTORS * 512)) "$w/blk.img"
+    : >"$w/console.out"; rm -f "$w/net.pcap"
+    devs=(-drive "file=$w/blk.img,format=raw,if=none,id=blk0")
+    case $kind in
+    modern)
+        opt=",disable-legacy=on"
+        devs+=(-device "virtio-rng-pci$opt$vec" -device "virtio-blk-pci,drive=blk0$opt$vec")
+        modes=(modern); types=(rng blk) ;;
+    transitional|legacy)
+        opt=""; modes=(modern legacy)
+        [ "$kind" = legacy ] && { opt=",disable-modern=on"; modes=(legacy); }
+        devs+=(-device "virtio-rng-pci$opt$vec" -device "virtio-blk-pci,drive=blk0$opt$vec"
+               -chardev "file,id=con0,path=$w/console.out"
+               -device "virtio-serial-pci$opt$vec" -device "virtconsole,chardev=con0"
+               -netdev "user,id=net0,restrict=on" -device "virtio-net-pci,netdev=net0$opt$vec"
+               -object "filter-dump,id=dump0,netdev=net0,file=$w/net.pcap")
+        types=(rng blk console net) ;;
+    highbar)
+        devs+=(-object "memory-backend-ram,id=shm0,size=2G" -device "ivshmem-plain,memdev=shm0"
+               -device virtio-rng-pci -device "virtio-blk-pci,drive=blk0,disable-legacy=on")
+        modes=(modern); types=(rng blk) ;;
+    esac
+    required=()
+    [ "$kind" = highbar ] && required+=("^INFO [0-9a-f:.]+ blk: BAR4 mem64 base 0x[1-9a-f][0-9a-f]{8,} ")
+    for m in "${modes[@]}"; do
+        for t in "${types[@]}"; do
+            required+=("^PASS [0-9a-f:.]+ $t $m: ISR read-to-clear")
+            case $t in
+            rng) required+=("^PASS [0-9a-f:.]+ rng $m: rng bytes not all zero") ;;
+            blk) required+=("^PASS [0-9a-f:.]+ blk $m: blk read back the pattern written") ;;
+            console) required+=("^PASS [0-9a-f:.]+ console $m: console line written") ;;
+            net) required+=("^PASS [0-9a-f:.]+ net $m: net frame sent") ;;
+            esac
+        done
+    done
+}
+
+known_deviation() { # fail-line (without "FAIL ")
+    local line=$1 re
+    while IFS= read -r entry; do
+        case $entry in ''|'#'*) continue ;; esac
+        re=${entry%% :: *}
+        [[ $line =~ $re ]] && return 0
+    done <"${PROBE_DEVIATIONS:-$here/qemu-deviations.txt}"
+    return 1
+}
+
+run_variant() { # variant
+    local v=$1 w=$bdir/probe-runs/$1 status log problems=() start end
+    mkdir -p "$w"; log=$w/console.log
+    setup_variant "$v" "$w"
+    start=$(date +%s.%N)
+    timeout "$TIMEOUT" "$QEMU" -accel tcg -machine pc -m 256 -nodefaults -vga none -nographic \
+        -no-reboot -serial stdio -display none -monitor none \
+        -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
+        -kernel "$image" -append "kick.blk-sectors=$BLK_SECTORS" "${devs[@]}" \
+        </dev/null >"$log" 2>"$w/qemu.err"
+    status=$?
+    end=$(date +%s.%N)
+    tr -d '\r' <"$log" >"$log.tmp" && mv "$log.tmp" "$log"
+    local summary; summary=$(grep -aE '^PROBE-SUMMARY: pass=[0-9]+ fail=[0-9]+$' "$log" | tail -1)
+    [ -n "$summary" ] || problems+=("no PROBE-SUMMARY line")
+    [ $status -eq 1 ] || [ $status -eq 3 ] || problems+=("QEMU exit $status (not via isa-debug-exit: crash or timeout)")
+    local fails; fails=$(echo "$summary" | sed -n 's/.*fail=\([0-9]*\)$/\1/p')
+    if [ -n "$fails" ]; then
+        { [ "$fails" = 0 ] && [ $status -eq 1 ]; } || { [ "$fails" != 0 ] && [ $status -eq 3 ]; } ||
+            problems+=("exit $status disagrees with $summary")
+    fi
+    local nfail_seen=0 ndev=0
+    while IFS= read -r line; do
+        nfail_seen=$((nfail_seen + 1))
+        if known_deviation "${line#FAIL }"; then ndev=$((ndev + 1)); else problems+=("unexpected: $line"); fi
+    done < <(grep -a '^FAIL ' "$log")
+    [ -z "$fails" ] || [ "$fails" = "$nfail_seen" ] || problems+=("summary says fail=$fails, $nfail_seen FAIL lines")
+    for re in "${required[@]}"; do
+        grep -aqE "$re" "$log" || problems+=("missing line /$re/")
+    done
+    for m in "${modes[@]}"; do
+        if [[ " ${types[*]} " == *" console "* ]]; then
+            grep -q "^kick-probe console $m\$" "$w/console.out" || problems+=("host console got no 'kick-probe console $m' line")
+        fi
+        if [[ " ${types[*]} " == *" net "* ]]; then
+            grep -aq "kick-probe net $m" "$w/net.pcap" 2>/dev/null || problems+=("no 'kick-probe net $m' frame in net.pcap")
+        fi
+    done
+    local secs; secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+    if [ ${#problems[@]} -eq 0 ]; then
+        echo "probe $v: PASS ($summary, $ndev known QEMU deviation(s), ${secs}s)"
+        return 0
+    fi
+    echo "probe $v: FAIL (${secs}s, log $log)"
+    for p in "${problems[@]}"; do echo "    $p"; done
+    return 1
+}
+
+rc=0
+for v in "${variants[@]}"; do
+    run_variant "$v" || rc=1
+done
+exit $rc
