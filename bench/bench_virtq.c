@@ -2,11 +2,12 @@
  *
  * One request is a 3-descriptor chain (16-byte header out, 4 KiB data out,
  * 1-byte status in), the shape of a block write. The device side of a
- * request is bench_device_round (pop with every bounds check, iovecs, push
- * used, interrupt decision); the driver side is bench_driver_add (add + kick
- * decision) plus bench_driver_reclaim (reclaim used). bench/callgrind.sh runs
- * this under callgrind with --toggle-collect on those functions to count
- * instructions per request; run alone it prints requests per second.
+ * request is virtq_pop (every bounds check, iovecs) + virtq_push +
+ * virtq_needs_irq; the driver side is vdrv_vq_add + vdrv_vq_kick_prepare +
+ * vdrv_vq_get_used. bench/callgrind.sh runs this under callgrind with
+ * --toggle-collect on exactly those library functions (not the wrappers
+ * below) to count instructions per request; run alone it prints requests per
+ * second, wrappers included.
  *
  * Output is one "key=value" line per measurement. */
 #include <inttypes.h>

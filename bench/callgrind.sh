@@ -1,7 +1,11 @@
 #!/bin/bash
 # Instructions per request on the device side and the driver side of the split
 # ring (3-descriptor chain), counted by callgrind: repeatable whatever the
-# machine's load. Then requests per second natively (noisy; for ratios only).
+# machine's load. Only the library's own entry points are counted, inclusive
+# of whatever they call, never the benchmark's glue around them:
+#   device: virtq_pop + virtq_push + virtq_needs_irq
+#   driver: vdrv_vq_add + vdrv_vq_kick_prepare + vdrv_vq_get_used
+# Then requests per second natively (noisy; for ratios only).
 # Usage: bench/callgrind.sh [BUILD_DIR] [REQUESTS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +16,10 @@ bin=$dir/bench/bench_virtq
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-count() { # toggle-collect function(s) -> total instructions
+device_fns=(virtq_pop virtq_push virtq_needs_irq)
+driver_fns=(vdrv_vq_add vdrv_vq_kick_prepare vdrv_vq_get_used)
+
+count() { # toggle-collect function(s) -> total instructions (inclusive)
     local args=() f
     for f in "$@"; do args+=("--toggle-collect=$f"); done
     valgrind --tool=callgrind --collect-atstart=no "${args[@]}" \
@@ -21,11 +28,24 @@ count() { # toggle-collect function(s) -> total instructions
     callgrind_annotate "$tmp/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}'
 }
 
+per_req() { awk -v a="$1" -v n="$n" 'BEGIN{printf "%.1f", a/n}'; }
+
 for event_idx in 1 0; do
-    dev=$(count bench_device_round)
-    drv=$(count bench_driver_add bench_driver_reclaim)
-    echo "split event_idx=$event_idx device_instructions_per_request=$(awk -v a="$dev" -v n="$n" 'BEGIN{printf "%.1f", a/n}')"
-    echo "split event_idx=$event_idx driver_instructions_per_request=$(awk -v a="$drv" -v n="$n" 'BEGIN{printf "%.1f", a/n}')"
+    for side in device driver; do
+        declare -n fns=${side}_fns
+        total=$(count "${fns[@]}")
+        split="" sum=0
+        for f in "${fns[@]}"; do
+            c=$(count "$f")
+            sum=$((sum + c))
+            split+=" $f=$(per_req "$c")"
+        done
+        unset -n fns
+        echo "split event_idx=$event_idx ${side}_instructions_per_request=$(per_req "$total")$split"
+        # Toggling is per call, so a function reached inside another would be
+        # counted twice or not at all: the parts must add up to the whole.
+        [ "$sum" = "$total" ] || { echo "callgrind.sh: $side parts ($sum) != whole ($total)" >&2; exit 1; }
+    done
 done
 echo "targets: device <= 150, driver <= 100 (every check in place)"
 "$bin" 2000000 1 | sed 's/^/native /'

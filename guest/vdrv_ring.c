@@ -108,45 +108,58 @@ int vdrv_vq_add(struct vdrv_vq *q, const struct vdrv_sg *sg, unsigned nout, unsi
 {
     /* 64-bit sum: no wrap, and an empty chain turns into a huge value. */
     size_t total = (size_t)nout + nin;
-    size_t num_free = q->num_free;
 
-    if (kick_unlikely(total - 1u >= num_free || token == (void *)0))
+    if (kick_unlikely(total - 1u >= q->num_free || token == (void *)0))
         return add_error(q, nout, nin, token);
 
-    /* Bookkeeping first: fewer values live across the loop below. */
+    /* Bookkeeping first, so fewer values live across the loops below
+     * (head is read back from q after). */
     size_t head = q->free_head;
-    size_t mask = q->size - 1u;
-    q->num_free = (uint16_t)(num_free - total);
+    q->num_free = (uint16_t)(q->num_free - total);
     q->tokens[head] = token;
-    q->chain_len[head] = (uint16_t)total;
 
+    size_t mask = q->size - 1u;
     struct vring_desc *desc = q->desc;
-    struct vring_desc *d = desc;
+    struct vring_desc *d = &desc[head];
     size_t i = head;
-    const struct vdrv_sg *s = sg, *out_end = sg + nout, *end = out_end + nin;
-    uint16_t readable = VRING_DESC_F_NEXT, writable = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE;
-    /* In registers: gcc otherwise rebuilds each constant per descriptor to
-     * dodge 16-bit immediate stores. */
-    __asm__("" : "+r"(readable), "+r"(writable));
+    const struct vdrv_sg *end = sg + nout, *in_end = end + nin;
+    /* In a register: gcc otherwise stores a 16-bit immediate per
+     * descriptor, which decodes slowly. */
+    uint16_t flags = VRING_DESC_F_NEXT;
+    __asm__("" : "+r"(flags));
 
     /* The free list is already linked through next, so only addr, len and
      * flags need writing. */
-    for (; s != out_end; s++) {
+    for (; sg != end; sg++) {
         d = &desc[i];
-        d->addr = s->addr;
-        d->len = s->len;
-        d->flags = readable;
+        d->addr = sg->addr;
+        d->len = sg->len;
+        d->flags = flags;
         i = d->next & mask;
     }
-    for (; s != end; s++) {
-        d = &desc[i];
-        d->addr = s->addr;
-        d->len = s->len;
-        d->flags = writable;
-        i = d->next & mask;
+    if (sg != in_end) {
+        flags = VRING_DESC_F_NEXT | VRING_DESC_F_WRITE;
+        __asm__("" : "+r"(flags));
+        do {
+            d = &desc[i];
+            d->addr = sg->addr;
+            d->len = sg->len;
+            d->flags = flags;
+            i = d->next & mask;
+        } while (++sg != in_end);
     }
+    /* The last one ends the chain (a read-modify-write of our own store). */
     d->flags = (uint16_t)(d->flags & ~VRING_DESC_F_NEXT);
+
+    /* For reclaim, without walking links the device can write: the tail
+     * under the head, the length under the tail. A one-descriptor chain is
+     * its own tail, and the second store leaves head there, which says so. */
+    size_t tail = (size_t)(d - desc);
+    head = q->free_head;
     q->free_head = (uint16_t)i;
+    uint16_t *chain_len = q->chain_len;
+    chain_len[tail] = (uint16_t)total;
+    chain_len[head] = (uint16_t)tail;
 
     /* Written now, made visible by the idx store in kick_prepare. */
     unsigned idx = q->avail_idx;
@@ -198,8 +211,7 @@ void *vdrv_vq_get_used(struct vdrv_vq *q, uint32_t *len)
     /* The element is valid only once idx says so. */
     kick_rmb();
 
-    size_t size = q->size;
-    size_t mask = size - 1u;
+    size_t mask = q->size - 1u;
     const struct vring_used_elem *e = &used->ring[last & mask];
     size_t id = KICK_READ_ONCE(e->id);
 
@@ -215,12 +227,11 @@ void *vdrv_vq_get_used(struct vdrv_vq *q, uint32_t *len)
     if (len)
         *len = KICK_READ_ONCE(e->len);
 
-    struct vring_desc *desc = q->desc;
-    unsigned n = q->chain_len[id];
-    size_t tail = id;
-    for (unsigned k = n; --k;)
-        tail = desc[tail].next & mask;
-    desc[tail].next = q->free_head;
+    /* Recorded by add (driver memory only; masked all the same). */
+    const uint16_t *chain_len = q->chain_len;
+    size_t tail = chain_len[id] & mask;
+    unsigned n = tail == id ? 1u : chain_len[tail];
+    q->desc[tail].next = q->free_head;
     q->free_head = (uint16_t)id;
     q->num_free = (uint16_t)(q->num_free + n);
     q->last_used = (uint16_t)(last + 1u);
@@ -229,7 +240,7 @@ void *vdrv_vq_get_used(struct vdrv_vq *q, uint32_t *len)
      * move it along so a driver that simply reclaims keeps getting
      * interrupts (disable_cb parks used_event behind last_used instead). */
     if (q->event_idx) {
-        uint16_t *ev = &q->avail->ring[size];
+        uint16_t *ev = &q->avail->ring[q->size];
         if (KICK_READ_ONCE(*ev) == (uint16_t)last) {
             KICK_WRITE_ONCE(*ev, (uint16_t)(last + 1u));
             /* Before the next used idx load: a device pushing meanwhile must

@@ -28,7 +28,9 @@ struct vdrv_vq {
     struct vring_used *used;
     uint64_t desc_pa, avail_pa, used_pa;
     void **tokens;          /* per head; caller-provided, size entries */
-    uint16_t *chain_len;    /* descriptors per head, for reclaim */
+    uint16_t *chain_len;    /* reclaim's record per chain: its tail under the
+                             * head, its length under the tail (a tail equal
+                             * to the head is a one-descriptor chain) */
 };
 
 /* Bytes of ring memory for a queue of `size` entries. Legacy layout is the

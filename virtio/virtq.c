@@ -113,6 +113,12 @@ int virtq_start(struct virtq *q, const struct gmem *mem, uint64_t features)
     }
     q->event_idx = event_idx;
     q->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
+    q->ring_size = (uint16_t)size;
+    q->ring_mask = (uint16_t)(size - 1);
+    q->chain_max = (uint16_t)(size < VIRTQ_MAX_CHAIN ? size : VIRTQ_MAX_CHAIN);
+    /* Regions are only ever added, never moved or dropped, so this copy
+     * stays a region of the map for as long as the queue runs. */
+    q->ram0 = mem->r[0];
     q->last_avail = 0;
     q->used_idx = 0;
     q->signalled_used = 0;
@@ -145,38 +151,121 @@ virtq_overflow(struct virtq *q, const struct virtq_elem *e, const struct iovec *
     return virtq_fail(q, -EIO);
 }
 
-/* Zero bytes need no memory: a zero-length buffer is allowed anywhere and
- * gets a harmless host address. Any other buffer outside guest memory (or
- * straddling two regions, or wrapping) breaks the queue; NULL then. */
-static uint8_t virtq_zero_len_buf;
-
-__attribute__((noinline, cold)) static void *virtq_bad_buffer(struct virtq *q, uint32_t len)
-{
-    if (len == 0)
-        return &virtq_zero_len_buf;
-    virtq_fail(q, -EIO);
-    return NULL;
-}
-
 /* §2.7.5.3: only when negotiated; one level deep; the table descriptor ends
  * the chain (it may follow direct descriptors); a table is a whole number of
  * descriptors, at most VIRTQ_MAX_CHAIN. Its WRITE flag means nothing and is
- * ignored. NULL for a violation. */
-__attribute__((noinline)) static const struct vring_desc *
-virtq_indirect_table(const struct virtq *q, const struct vring_desc *cur, uint64_t addr,
-                     uint32_t len, uint16_t flags)
+ * ignored. NULL for a violation. (Nesting is refused by the walk, which knows
+ * which table it is in.) */
+static const struct vring_desc *virtq_indirect_table(const struct virtq *q, uint64_t addr,
+                                                     uint32_t len, unsigned flags)
 {
-    /* cur is the table the indirect descriptor sits in: anything but the
-     * ring's own table means a table inside a table. */
-    if (!q->indirect || cur != q->desc || (flags & VRING_DESC_F_NEXT) || len == 0 ||
+    if (!q->indirect || (flags & VRING_DESC_F_NEXT) || len == 0 ||
         len % sizeof(struct vring_desc) || len > VIRTQ_MAX_CHAIN * sizeof(struct vring_desc))
         return NULL;
     const struct vring_desc *table = gmem_ptr(q->mem, addr, len);
-    /* A table placed over the ring's own would make the nesting test above
-     * blind; no driver does that. */
+    /* A table placed over the ring's own is refused too: no driver does
+     * that, and it would be the ring's table walked as an indirect one. */
     if (table && ((uintptr_t)table % alignof(struct vring_desc) || table == q->desc))
         return NULL;
     return table;
+}
+
+/* Zero bytes need no memory: a zero-length buffer is allowed anywhere and
+ * gets a harmless host address. */
+static uint8_t virtq_zero_len_buf;
+
+/* The totals, once the chain has ended. */
+static inline __attribute__((always_inline)) int
+virtq_finish(struct virtq *q, struct virtq_elem *e, const struct iovec *v, uint64_t sum,
+             unsigned writable)
+{
+    /* Both directions at once: the readable part is no larger. */
+    if (kick_unlikely(sum >> 32))
+        return virtq_fail(q, -EIO);
+    unsigned n = (unsigned)(v - e->iov);
+    if (writable) {
+        /* out_len, stored when the writable part began, is exact now. */
+        e->nin = (uint16_t)(n - e->nout);
+        e->in_len = (uint32_t)sum - e->out_len;
+    } else {
+        e->nout = (uint16_t)n;
+        e->nin = 0;
+        e->out_len = (uint32_t)sum;
+        e->in_len = 0;
+    }
+    return 1;
+}
+
+/* Every case, from descriptor d of the ring's own table on: indirect tables,
+ * buffers outside region 0, zero-length buffers anywhere, a full iovec array,
+ * and every violation. virtq_pop's fast walk hands over here at the first
+ * descriptor it does not handle, before taking anything from it, with what it
+ * has built so far (v, sum, writable); d is read afresh and decided here on
+ * its own, as if the fast walk had never looked at it. */
+__attribute__((noinline)) static int virtq_walk_slow(struct virtq *q, struct virtq_elem *e,
+                                                     const struct vring_desc *d,
+                                                     struct iovec *v, uint64_t sum,
+                                                     unsigned writable)
+{
+    const struct vring_desc *table = q->desc;
+    unsigned limit = q->ring_size;
+    /* The same bound as virtq_pop's. */
+    struct iovec *stop = e->iov + (e->iov_cap < q->chain_max ? e->iov_cap : q->chain_max);
+
+    for (;;) {
+        uint64_t addr = KICK_READ_ONCE(d->addr);
+        uint32_t len = KICK_READ_ONCE(d->len);
+        /* WRITE flipped once the writable part has begun (§2.7.4.2). */
+        unsigned flags = KICK_READ_ONCE(d->flags) ^ writable;
+
+        if (flags & VRING_DESC_F_INDIRECT) {
+            /* Only from the ring's table; the indirect descriptor is a
+             * step of the ring's chain, so past the bound it is the loop
+             * (or the full array) the bound is there to catch. */
+            if (table != q->desc)
+                return virtq_fail(q, -EIO);
+            if (v >= stop)
+                return virtq_overflow(q, e, v, table, limit, d);
+            table = virtq_indirect_table(q, addr, len, flags);
+            if (!table)
+                return virtq_fail(q, -EIO);
+            /* The table restarts both bounds: its own entry count for
+             * length, what is left of the caller's array for iovecs. */
+            limit = len / sizeof(struct vring_desc);
+            unsigned cap = e->iov_cap < VIRTQ_MAX_CHAIN ? e->iov_cap : VIRTQ_MAX_CHAIN;
+            unsigned room = (unsigned)(e->iov + cap - v);
+            stop = v + (limit < room ? limit : room);
+            d = table;
+            continue;
+        }
+        if (flags & VRING_DESC_F_WRITE) {
+            if (writable)
+                return virtq_fail(q, -EIO);
+            writable = VRING_DESC_F_WRITE;
+            e->nout = (uint16_t)(v - e->iov);
+            e->out_len = (uint32_t)sum;
+        }
+        void *p = gmem_ptr(q->mem, addr, len);
+        if (!p) {
+            /* Outside guest memory, straddling two regions or wrapping:
+             * fine for zero bytes only. */
+            if (len)
+                return virtq_fail(q, -EIO);
+            p = &virtq_zero_len_buf;
+        }
+        if (v == stop)
+            return virtq_overflow(q, e, v, table, limit, d);
+        v->iov_base = p;
+        v->iov_len = len;
+        v++;
+        sum += len;
+        if (!(flags & VRING_DESC_F_NEXT))
+            return virtq_finish(q, e, v, sum, writable);
+        unsigned next = KICK_READ_ONCE(d->next);
+        if (next >= limit)
+            return virtq_fail(q, -EIO);
+        d = &table[next];
+    }
 }
 
 /* The ring ran dry. With event idx the driver kicks only when its avail->idx
@@ -197,6 +286,19 @@ __attribute__((noinline)) static int virtq_pop_empty(struct virtq *q, struct vir
     return virtq_pop(q, e); /* avail_event == last now: recurses at most once */
 }
 
+/* Kept out of line: the fast path below only tells the cases apart. */
+__attribute__((noinline, cold)) static int virtq_pop_none(struct virtq *q, struct virtq_elem *e,
+                                                          unsigned pending)
+{
+    return pending ? virtq_fail(q, -EIO) : virtq_pop_empty(q, e);
+}
+
+/* The fast walk takes what a block or net request looks like: direct
+ * descriptors, buffers in region 0, readable ones then writable ones, in two
+ * loops so the direction is where the code is rather than a live value.
+ * Anything else goes to virtq_walk_slow, before the descriptor in hand is
+ * taken; every way out is a tail call, so nothing is live across a call and
+ * the walk fits in scratch registers. */
 int virtq_pop(struct virtq *q, struct virtq_elem *e)
 {
     /* Stopped and broken queues have no ring pointers. */
@@ -204,107 +306,94 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
     if (kick_unlikely(!avail))
         return 0;
 
-    unsigned last = q->last_avail;
-    unsigned size = q->size;
-    const struct gmem *mem = q->mem;
-    const struct vring_desc *table = q->desc;
-    unsigned pending = (uint16_t)(KICK_READ_ONCE(avail->idx) - last);
-    /* Empty, or more chains outstanding than the ring holds (one compare). */
-    if (kick_unlikely(pending - 1 >= size))
-        return pending ? virtq_fail(q, -EIO) : virtq_pop_empty(q, e);
+    uint16_t last = q->last_avail;
+    /* Chains outstanding less one: more than the ring holds, or none (-1
+     * wraps to 0xffff, above any queue size), in one compare. */
+    uint16_t pending_m1 = (uint16_t)(KICK_READ_ONCE(avail->idx) - last - 1u);
+    if (kick_unlikely(pending_m1 >= q->ring_size))
+        return virtq_pop_none(q, e, (uint16_t)(pending_m1 + 1u));
     /* Ring entries and descriptors are only valid once we have seen the
-     * avail->idx that covers them. */
+     * avail->idx that covers them. ring_size and ring_mask, not size: the
+     * extent virtq_start() mapped. */
     kick_rmb();
-    unsigned head = KICK_READ_ONCE(avail->ring[last & (size - 1)]);
-    if (kick_unlikely(head >= size))
+    const uint16_t *slot = &avail->ring[(size_t)last & (size_t)q->ring_mask];
+    size_t head = KICK_READ_ONCE(*slot);
+    if (kick_unlikely(head >= q->ring_size))
         return virtq_fail(q, -EIO);
     /* Consumed from here on: every failure below breaks the queue anyway. */
-    q->last_avail = (uint16_t)(last + 1);
+    q->last_avail = (uint16_t)(last + 1u);
     e->head = (uint16_t)head;
 
     struct iovec *v = e->iov;
-    /* One pointer bounds both the caller's array and the chain length (a
-     * chain cannot hold more descriptors than its table: more is a loop). */
-    unsigned budget = e->iov_cap;
-    if (budget > VIRTQ_MAX_CHAIN)
-        budget = VIRTQ_MAX_CHAIN;
-    if (budget > size)
-        budget = size;
+    /* One pointer bounds both the caller's array and the chain's length (a
+     * chain longer than its table visits a descriptor twice: a loop). It is
+     * tested before following next: the first descriptor always has room,
+     * as both bounds are at least 1 (else the slow walk reports it). */
+    size_t budget = q->chain_max;
+    if (e->iov_cap < budget)
+        budget = e->iov_cap;
     struct iovec *stop = v + budget;
-    const struct vring_desc *d = &table[head];
-    unsigned limit = size;   /* entries in the table being walked */
-    /* WRITE once the device-writable part has begun: from then on a
-     * readable buffer is out of order (§2.7.4.2). */
-    unsigned writable = 0;
-    /* Both directions together; one overflow test at the end covers both. */
+    const struct vring_desc *d = &q->desc[head];
+    if (kick_unlikely(v == stop))
+        return virtq_walk_slow(q, e, d, v, 0, 0);
     uint64_t sum = 0;
+    uint32_t len;
+    unsigned flags;
+    void *p;
 
+    /* The device-readable part. Each guest field is read once; only the
+     * copies are checked. */
     for (;;) {
-        /* Each guest field is read once; only the copies are checked. */
         uint64_t addr = KICK_READ_ONCE(d->addr);
-        uint64_t len = KICK_READ_ONCE(d->len);
-        /* WRITE flipped once the writable part has begun, so one test
-         * catches indirect, the first writable and an out-of-order
-         * readable buffer; the other bits are untouched. */
-        unsigned flags = KICK_READ_ONCE(d->flags) ^ writable;
-
+        len = KICK_READ_ONCE(d->len);
+        flags = KICK_READ_ONCE(d->flags);
+        if (kick_unlikely(!gmem_region_ptr(&q->ram0, addr, len, &p)))
+            return virtq_walk_slow(q, e, d, v, sum, 0);
         if (kick_unlikely(flags & (VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE))) {
-            if (flags & VRING_DESC_F_INDIRECT) {
-                /* The table restarts both bounds: its own entry count for
-                 * length, what is left of the caller's array for iovecs. */
-                if (kick_unlikely(v >= stop))
-                    return virtq_overflow(q, e, v, table, limit, d);
-                table = virtq_indirect_table(q, table, addr, (uint32_t)len, (uint16_t)flags);
-                if (!table)
-                    return virtq_fail(q, -EIO);
-                limit = len / sizeof(struct vring_desc);
-                unsigned cap = e->iov_cap < VIRTQ_MAX_CHAIN ? e->iov_cap : VIRTQ_MAX_CHAIN;
-                unsigned room = (unsigned)(e->iov + cap - v);
-                stop = v + (limit < room ? limit : room);
-                d = table;
-                continue;
-            }
-            if (writable)
-                return virtq_fail(q, -EIO);
-            writable = VRING_DESC_F_WRITE;
+            if (flags & VRING_DESC_F_INDIRECT)
+                return virtq_walk_slow(q, e, d, v, sum, 0);
             e->nout = (uint16_t)(v - e->iov);
-            e->out_len = (uint32_t)sum;
+            e->out_len = (uint32_t)sum; /* exact once the total passes its check */
+            goto take_writable;
         }
-
-        void *p = gmem_ptr(mem, addr, len);
-        if (kick_unlikely(!p)) {
-            p = virtq_bad_buffer(q, len);
-            if (!p)
-                return -EIO;
-        }
-        if (kick_unlikely(v == stop))
-            return virtq_overflow(q, e, v, table, limit, d);
         v->iov_base = p;
         v->iov_len = len;
         v++;
         sum += len;
-
         if (!(flags & VRING_DESC_F_NEXT))
-            break;
+            return virtq_finish(q, e, v, sum, 0);
         unsigned next = KICK_READ_ONCE(d->next);
-        if (kick_unlikely(next >= limit))
+        if (kick_unlikely(next >= q->ring_size))
             return virtq_fail(q, -EIO);
-        d = &table[next];
+        d = &q->desc[next];
+        if (kick_unlikely(v == stop))
+            return virtq_walk_slow(q, e, d, v, sum, 0);
     }
-    if (kick_unlikely(sum >> 32))
-        return virtq_fail(q, -EIO);
-    unsigned n = (unsigned)(v - e->iov);
-    if (writable) {
-        /* out_len holds the readable bytes exactly: sum fits in 32 bits. */
-        e->nin = (uint16_t)(n - e->nout);
-        e->in_len = (uint32_t)sum - e->out_len;
-    } else {
-        e->nout = (uint16_t)n;
-        e->nin = 0;
-        e->out_len = (uint32_t)sum;
-        e->in_len = 0;
+
+    /* The device-writable part. WRITE is flipped, so one test catches a
+     * readable (out of order, §2.7.4.2) or indirect descriptor here, which
+     * the slow walk reports. */
+    for (;;) {
+        uint64_t addr = KICK_READ_ONCE(d->addr);
+        len = KICK_READ_ONCE(d->len);
+        flags = KICK_READ_ONCE(d->flags) ^ VRING_DESC_F_WRITE;
+        if (kick_unlikely(!gmem_region_ptr(&q->ram0, addr, len, &p) ||
+                          (flags & (VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE))))
+            return virtq_walk_slow(q, e, d, v, sum, VRING_DESC_F_WRITE);
+take_writable:
+        v->iov_base = p;
+        v->iov_len = len;
+        v++;
+        sum += len;
+        if (!(flags & VRING_DESC_F_NEXT))
+            return virtq_finish(q, e, v, sum, VRING_DESC_F_WRITE);
+        unsigned next = KICK_READ_ONCE(d->next);
+        if (kick_unlikely(next >= q->ring_size))
+            return virtq_fail(q, -EIO);
+        d = &q->desc[next];
+        if (kick_unlikely(v == stop))
+            return virtq_walk_slow(q, e, d, v, sum, VRING_DESC_F_WRITE);
     }
-    return 1;
 }
 
 void virtq_unpop(struct virtq *q)
@@ -319,13 +408,23 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
     if (kick_unlikely(!used))
         return;
     unsigned idx = q->used_idx;
-    struct vring_used_elem *u = &used->ring[idx & (q->size - 1u)];
+    struct vring_used_elem *u = &used->ring[idx & q->ring_mask];
     KICK_WRITE_ONCE(u->id, (uint32_t)head);
     KICK_WRITE_ONCE(u->len, len);
-    q->used_idx = (uint16_t)(idx + 1);
+    uint16_t next = (uint16_t)(idx + 1);
+    q->used_idx = next;
     /* The element must be visible before the index that publishes it. */
     kick_wmb();
-    KICK_WRITE_ONCE(used->idx, (uint16_t)(idx + 1));
+    KICK_WRITE_ONCE(used->idx, next);
+}
+
+/* Event idx, first decision since the queue started: there is no baseline
+ * yet to compare used_event with, so interrupt. */
+__attribute__((noinline, cold)) static bool virtq_needs_irq_first(struct virtq *q)
+{
+    q->signalled_used = q->used_idx;
+    q->signalled_used_valid = true;
+    return true;
 }
 
 bool virtq_needs_irq(struct virtq *q)
@@ -336,18 +435,16 @@ bool virtq_needs_irq(struct virtq *q)
      * driver's suppression state, or we can miss the driver re-enabling
      * interrupts after it saw the old idx (pairs with the driver's mb). */
     kick_mb();
+    /* Only ever set with event idx, from the first decision on. */
+    if (kick_likely(q->signalled_used_valid)) {
+        uint16_t old = q->signalled_used;
+        uint16_t new = q->used_idx;
+        q->signalled_used = new;
+        return vring_need_event(KICK_READ_ONCE(*q->used_event), new, old);
+    }
     if (!q->event_idx)
         return !(KICK_READ_ONCE(q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
-
-    uint16_t old = q->signalled_used;
-    uint16_t new = q->used_idx;
-    bool valid = q->signalled_used_valid;
-    q->signalled_used = new;
-    q->signalled_used_valid = true;
-    /* The first time round there is no baseline to compare used_event with. */
-    if (kick_unlikely(!valid))
-        return true;
-    return vring_need_event(KICK_READ_ONCE(*q->used_event), new, old);
+    return virtq_needs_irq_first(q);
 }
 
 void virtq_set_notify(struct virtq *q, bool enable)

@@ -41,12 +41,18 @@ struct virtq {
     uint16_t *avail_event; /* &used->ring[size]   (device writes) */
     bool event_idx;        /* VIRTIO_RING_F_EVENT_IDX negotiated */
     bool indirect;         /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    /* Internal, fixed by virtq_start() for the hot paths: the size the rings
+     * were mapped with, and the longest direct chain that is not a loop. */
+    uint16_t ring_size;
+    uint16_t ring_mask;    /* ring_size - 1 */
+    uint16_t chain_max;    /* min(ring_size, VIRTQ_MAX_CHAIN) */
+    struct gmem_region ram0; /* mem->r[0], tried inline for every buffer */
 
     /* Device-private progress. */
     uint16_t last_avail;     /* next avail ring slot to consume */
     uint16_t used_idx;       /* our copy of used->idx */
     uint16_t signalled_used; /* used_idx when we last interrupted */
-    bool signalled_used_valid;
+    bool signalled_used_valid; /* event idx only: signalled_used is a baseline */
     bool broken;
 
     struct virtio_dev *dev;  /* owner, for NEEDS_RESET; may be NULL in tests */
