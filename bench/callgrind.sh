@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 dir=${1:-build}
 n=${2:-100000}
 bin=$dir/bench/bench_virtq
-[ -x "$bin" ] || scripts/build.sh "$dir"
+# Always rebuild the benchmark: stale binaries give stale counts.
+if [ -f "$dir/build.ninja" ]; then ninja -C "$dir" bench/bench_virtq >/dev/null; else scripts/build.sh "$dir"; fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
