@@ -2,7 +2,7 @@
 # Installs what kick needs to build and test on Debian 12 (run as root).
 # Packages already present are not fetched again.
 set -euo pipefail
-PKGS=(build-essential meson ninja-build pkg-config linux-libc-dev libcmocka-dev
+PKGS=(build-essential meson ninja-build pkg-config linux-libc-dev libcmocka-dev liburing-dev
       clang libclang-rt-14-dev valgrind qemu-system-x86 python3)
 missing=()
 for p in "${PKGS[@]}"; do
