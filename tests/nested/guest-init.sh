@@ -1,8 +1,8 @@
 #!/bin/busybox sh
 # /init of the guest initramfs kick boots. Loads the virtio modules, runs the tests named by
 # kick.test=NAME[,NAME...] on the kernel command line (default: demo) from /tests/NAME.sh, prints
-# one verdict line and powers off. A test fails by exiting non-zero; the last line it wrote to
-# /tmp/fail-reason (see /tests/lib.sh) becomes the reason.
+# one verdict line and powers off (resets without ACPI). A test fails by exiting non-zero; the
+# last line it wrote to /tmp/fail-reason (see /tests/lib.sh) becomes the reason.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -14,7 +14,10 @@ echo "guest: init"
 verdict() {
     echo "KICK-VERDICT: $*"
     sync
-    poweroff -f
+    # Linux powers off through ACPI; without it (kick run) poweroff halts for good, so reset
+    # instead: that ends the VMM too.
+    [ -e /sys/firmware/acpi ] && poweroff -f
+    reboot -f
 }
 
 # The kernel leaves MODULE.PARAM=VALUE options (e.g. virtio_pci.force_legacy=1) to modprobe;

@@ -1,0 +1,30 @@
+/* `kick run`: one VM from a validated configuration. Builds the machine
+ * (KVM VM, RAM, bzImage + zero page, UART, legacy ports, vCPU), runs it until
+ * the guest resets, writes the debug-exit port, the user quits, or something
+ * fails, and tears it down. */
+#ifndef KICK_RUN_H
+#define KICK_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define RUN_DEFAULT_MEMORY (512ull << 20)
+#define RUN_MIN_MEMORY     (32ull << 20)
+#define RUN_MAX_MEMORY     (1ull << 40)
+#define RUN_DEFAULT_CMDLINE "console=ttyS0"
+
+struct run_config {
+    const char *kernel;   /* bzImage path, required */
+    const char *initrd;   /* NULL: none */
+    const char *cmdline;  /* NULL: RUN_DEFAULT_CMDLINE */
+    uint64_t memory;      /* bytes, page-aligned, RUN_MIN_MEMORY..RUN_MAX_MEMORY */
+    const char *memory_arg; /* as the user wrote it, for messages */
+    unsigned cpus;        /* 1 for now */
+    bool verbose;
+};
+
+/* Returns kick's exit status: the guest's (0 after a reset, or what it wrote
+ * to the debug-exit port), 1 after printing one error line on stderr. */
+int run_vm(const struct run_config *cfg);
+
+#endif

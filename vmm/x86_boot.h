@@ -1,0 +1,59 @@
+/* The x86 Linux boot protocol (Documentation/arch/x86/boot.rst), 64-bit entry:
+ * loads a bzImage's protected-mode part, fills the zero page (boot_params with
+ * the setup header, e820 map, command line, initrd) and reports where to
+ * enter. Works on guest RAM through kvm_vm_gpa() only; no vCPU state here
+ * (x86_cpu.h sets up long mode).
+ *
+ * Low memory used by kick (all inside the first 640 KiB of RAM):
+ *   0x00500  GDT (x86_cpu.c)
+ *   0x07000  boot_params (zero page)
+ *   0x09000  page tables (x86_cpu.c), up to 0x0f000
+ *   0x20000  kernel command line, up to X86_BOOT_CMDLINE_MAX bytes */
+#ifndef KICK_X86_BOOT_H
+#define KICK_X86_BOOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/kvm_vm.h"
+
+#define X86_BOOT_ZERO_PAGE    0x7000ull
+#define X86_BOOT_CMDLINE      0x20000ull
+#define X86_BOOT_CMDLINE_MAX  0x10000u
+#define X86_BOOT_KERNEL_ADDR  0x100000ull /* 1 MiB, for relocatable kernels */
+#define X86_BOOT_EBDA_START   0x9fc00ull  /* where conventional RAM ends */
+#define X86_BOOT_MIN_PROTOCOL 0x206       /* cmdline_size exists from 2.06 */
+
+/* Which input an error is about, so the CLI can name the argument. */
+enum x86_boot_input {
+    X86_BOOT_IN_KERNEL,
+    X86_BOOT_IN_INITRD,
+    X86_BOOT_IN_CMDLINE,
+    X86_BOOT_IN_MEMORY,
+};
+
+struct x86_boot_images {
+    const uint8_t *kernel;
+    size_t kernel_len;
+    const uint8_t *initrd; /* may be NULL */
+    size_t initrd_len;
+    const char *cmdline;   /* may be NULL: empty */
+};
+
+struct x86_boot_layout {
+    uint16_t protocol;     /* boot protocol version of the image, e.g. 0x20f */
+    uint64_t entry;        /* 64-bit entry point (load address + 0x200) */
+    uint64_t zero_page;    /* goes in RSI */
+    uint64_t kernel_addr;  /* where the protected-mode part was loaded */
+    uint64_t kernel_end;   /* end of the range the kernel may use while booting */
+    uint64_t initrd_addr, initrd_size;
+    unsigned e820_entries;
+};
+
+/* Validates the bzImage and lays everything out in guest RAM. On error
+ * returns -errno, sets *culprit and writes one line (no newline) to err. */
+int x86_boot_load(const struct kvm_vm *vm, const struct x86_boot_images *img,
+                  struct x86_boot_layout *out, enum x86_boot_input *culprit,
+                  char *err, size_t errlen);
+
+#endif
