@@ -1,16 +1,19 @@
-/* Split-ring request cost, device side and driver side, in one process.
+/* Ring request cost, split or packed, device side and driver side, in one
+ * process.
  *
  * One request is a 3-descriptor chain (16-byte header out, 4 KiB data out,
  * 1-byte status in), the shape of a block write. The device side of a
  * request is virtq_pop (every bounds check, iovecs) + virtq_push +
  * virtq_needs_irq; the driver side is vdrv_vq_add + vdrv_vq_kick_prepare +
- * vdrv_vq_get_used. bench/callgrind.sh runs this under callgrind with
+ * vdrv_vq_get_used (packed: vdrv_pvq_add + vdrv_pvq_kick_prepare +
+ * vdrv_pvq_get_used; the device calls are the same). bench/callgrind.sh runs this under callgrind with
  * --toggle-collect on exactly those library functions (not the wrappers
  * below) to count instructions per request; run alone it prints requests per
  * second, wrappers included.
  *
  * Output is one "key=value" line per measurement. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,8 @@ static struct gmem mem;
 static uint8_t *ram;
 static struct virtq dq;
 static struct vdrv_vq vq;
+static struct vdrv_pvq pvq;
+static struct vdrv_pvq_id pvq_ids[QSIZE];
 static void *tokens[QSIZE];
 static uint16_t chain_len[QSIZE];
 static struct iovec iov[8];
@@ -43,6 +48,20 @@ __attribute__((noinline)) int bench_driver_add(void)
     if (vdrv_vq_kick_prepare(&vq))
         kicks++;
     return rc;
+}
+
+__attribute__((noinline)) int bench_driver_add_packed(void)
+{
+    int rc = vdrv_pvq_add(&pvq, sg, 2, 1, tokens);
+    if (vdrv_pvq_kick_prepare(&pvq))
+        kicks++;
+    return rc;
+}
+
+__attribute__((noinline)) int bench_driver_reclaim_packed(void)
+{
+    uint32_t len;
+    return vdrv_pvq_get_used(&pvq, &len) ? 0 : -1;
 }
 
 __attribute__((noinline)) int bench_device_round(void)
@@ -74,6 +93,7 @@ int main(int argc, char **argv)
 {
     unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 1000000;
     int event_idx = argc > 2 ? atoi(argv[2]) : 1;
+    bool packed = argc > 3 && strcmp(argv[3], "packed") == 0;
 
     ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (ram == MAP_FAILED)
@@ -81,17 +101,24 @@ int main(int argc, char **argv)
     gmem_init(&mem);
     gmem_add(&mem, RAM_GPA, RAM_SIZE, ram);
 
-    size_t ring_bytes = vdrv_vq_mem_size(QSIZE, false);
-    vdrv_vq_init(&vq, QSIZE, ram, RAM_GPA, tokens, chain_len, false, event_idx);
+    size_t ring_bytes;
     uint64_t feats = (1ull << VIRTIO_F_VERSION_1) | ((uint64_t)event_idx << VIRTIO_RING_F_EVENT_IDX);
+    if (packed) {
+        ring_bytes = vdrv_pvq_mem_size(QSIZE);
+        vdrv_pvq_init(&pvq, QSIZE, ram, RAM_GPA, pvq_ids, event_idx, false);
+        feats |= 1ull << VIRTIO_F_RING_PACKED;
+    } else {
+        ring_bytes = vdrv_vq_mem_size(QSIZE, false);
+        vdrv_vq_init(&vq, QSIZE, ram, RAM_GPA, tokens, chain_len, false, event_idx);
+    }
 
     memset(&dq, 0, sizeof(dq));
     dq.max_size = QSIZE;
     virtq_reset(&dq);
     dq.size = QSIZE;
-    dq.desc_gpa = vq.desc_pa;
-    dq.avail_gpa = vq.avail_pa;
-    dq.used_gpa = vq.used_pa;
+    dq.desc_gpa = packed ? pvq.desc_pa : vq.desc_pa;
+    dq.avail_gpa = packed ? pvq.driver_pa : vq.avail_pa;
+    dq.used_gpa = packed ? pvq.device_pa : vq.used_pa;
     dq.ready = true;
     if (virtq_start(&dq, &mem, feats) < 0) {
         fprintf(stderr, "bench: virtq_start failed\n");
@@ -103,14 +130,18 @@ int main(int argc, char **argv)
     sg[2] = (struct vdrv_sg){ data + 16, 1 };
 
     double t0 = now();
+    int (*driver_add)(void) = packed ? bench_driver_add_packed : bench_driver_add;
+    int (*driver_reclaim)(void) = packed ? bench_driver_reclaim_packed : bench_driver_reclaim;
     for (unsigned long i = 0; i < n; i++) {
-        if (bench_driver_add() < 0 || bench_device_round() < 0 || bench_driver_reclaim() < 0) {
+        if (driver_add() < 0 || bench_device_round() < 0 || driver_reclaim() < 0) {
             fprintf(stderr, "bench: request %lu failed\n", i);
             return 1;
         }
     }
     double dt = now() - t0;
-    printf("requests=%lu event_idx=%d kicks=%" PRIu64 " irqs=%" PRIu64 "\n", n, event_idx, kicks, irqs);
+    virtq_reset(&dq);
+    printf("ring=%s requests=%lu event_idx=%d kicks=%" PRIu64 " irqs=%" PRIu64 "\n", packed ? "packed" : "split", n, event_idx, kicks,
+           irqs);
     printf("requests_per_second=%.0f\n", n / dt);
     printf("ns_per_request=%.1f\n", dt * 1e9 / n);
     return 0;

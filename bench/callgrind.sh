@@ -1,10 +1,12 @@
 #!/bin/bash
 # Instructions per request on the device side and the driver side of the split
-# ring (3-descriptor chain), counted by callgrind: repeatable whatever the
+# and the packed ring (3-descriptor chain), counted by callgrind: repeatable whatever the
 # machine's load. Only the library's own entry points are counted, inclusive
 # of whatever they call, never the benchmark's glue around them:
 #   device: virtq_pop + virtq_push + virtq_needs_irq
 #   driver: vdrv_vq_add + vdrv_vq_kick_prepare + vdrv_vq_get_used
+#           (packed: vdrv_pvq_add + vdrv_pvq_kick_prepare + vdrv_pvq_get_used;
+#           the device calls are the same, the packed ring behind them)
 # Then requests per second natively (noisy; for ratios only).
 # Usage: bench/callgrind.sh [BUILD_DIR] [REQUESTS]
 set -euo pipefail
@@ -18,19 +20,23 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 device_fns=(virtq_pop virtq_push virtq_needs_irq)
-driver_fns=(vdrv_vq_add vdrv_vq_kick_prepare vdrv_vq_get_used)
+split_driver_fns=(vdrv_vq_add vdrv_vq_kick_prepare vdrv_vq_get_used)
+packed_driver_fns=(vdrv_pvq_add vdrv_pvq_kick_prepare vdrv_pvq_get_used)
 
 count() { # toggle-collect function(s) -> total instructions (inclusive)
     local args=() f
     for f in "$@"; do args+=("--toggle-collect=$f"); done
     valgrind --tool=callgrind --collect-atstart=no "${args[@]}" \
-        --callgrind-out-file="$tmp/cg.out" "$bin" "$n" "$event_idx" >/dev/null 2>"$tmp/vg.log" \
+        --callgrind-out-file="$tmp/cg.out" "$bin" "$n" "$event_idx" "$ring" >/dev/null 2>"$tmp/vg.log" \
         || { cat "$tmp/vg.log" >&2; exit 1; }
     callgrind_annotate "$tmp/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}'
 }
 
 per_req() { awk -v a="$1" -v n="$n" 'BEGIN{printf "%.1f", a/n}'; }
 
+for ring in split packed; do
+ring_driver_fns=${ring}_driver_fns[@]
+driver_fns=("${!ring_driver_fns}")
 for event_idx in 1 0; do
     for side in device driver; do
         declare -n fns=${side}_fns
@@ -42,11 +48,16 @@ for event_idx in 1 0; do
             split+=" $f=$(per_req "$c")"
         done
         unset -n fns
-        echo "split event_idx=$event_idx ${side}_instructions_per_request=$(per_req "$total")$split"
+        echo "$ring event_idx=$event_idx ${side}_instructions_per_request=$(per_req "$total")$split"
         # Toggling is per call, so a function reached inside another would be
         # counted twice or not at all: the parts must add up to the whole.
-        [ "$sum" = "$total" ] || { echo "callgrind.sh: $side parts ($sum) != whole ($total)" >&2; exit 1; }
+        [ "$sum" = "$total" ] || { echo "callgrind.sh: $ring $side parts ($sum) != whole ($total)" >&2; exit 1; }
     done
 done
+done
 echo "targets: device <= 150, driver <= 100 (every check in place)"
-"$bin" 2000000 1 | sed 's/^/native /'
+for ring in split packed; do
+    for event_idx in 1 0; do
+        "$bin" 2000000 "$event_idx" "$ring" | tr '\n' ' ' | sed 's/^/native /; s/ $/\n/'
+    done
+done

@@ -63,4 +63,75 @@ bool vdrv_vq_has_used(const struct vdrv_vq *q);
 void vdrv_vq_disable_cb(struct vdrv_vq *q);
 bool vdrv_vq_enable_cb(struct vdrv_vq *q);
 
+/* Packed virtqueue, driver side (guest/vdrv_packed.c): the mirror of
+ * virtio/virtq_packed.c, a queue of its own beside the split one.
+ *
+ * Buffer ids are ours (below the queue size) and index a caller-provided
+ * table; every id the device returns is checked against the ids in flight,
+ * so a misbehaving device can spoil requests but never make the driver
+ * touch memory outside its ring and tables. With in_order (VIRTIO_F_IN_ORDER
+ * negotiated) ids are handed out in ring order and a used descriptor may
+ * stand for a batch: get_used then returns the batch's buffers one by one,
+ * the skipped ones with their whole writable length. */
+struct vdrv_pvq_id {
+    void *token;      /* NULL: the id is free */
+    uint32_t in_len;  /* writable bytes, the length of a skipped buffer */
+    uint16_t ndescs;  /* ring descriptors the chain took */
+    uint16_t next;    /* free list (out of order) */
+};
+
+struct vdrv_pvq {
+    uint16_t size;
+    uint16_t num_free;     /* free ring descriptors */
+    uint16_t next_avail;   /* next position to fill */
+    uint16_t last_used;    /* next position to read a used descriptor at */
+    uint16_t free_id;      /* out of order: free id list */
+    uint16_t order_head;   /* in order: oldest id in flight */
+    uint16_t order_tail;   /* in order: next id to hand out */
+    uint16_t batch_last;   /* in order: id closing the batch being returned, or 0xffff */
+    uint32_t batch_len;    /* its used length */
+    uint32_t num_added;    /* descriptors made available since the last kick decision */
+    uint32_t driver_event_shadow; /* what we last wrote in the driver area */
+    bool avail_wrap, used_wrap;
+    bool event_idx, in_order;
+    struct vring_packed_desc *desc;
+    uint32_t *driver_event;       /* struct vring_packed_desc_event, written whole */
+    const uint32_t *device_event; /* likewise, read whole */
+    uint64_t desc_pa, driver_pa, device_pa; /* for the transport's three registers */
+    struct vdrv_pvq_id *ids;      /* size entries */
+};
+
+/* Bytes of ring memory: descriptor ring, driver area, device area. */
+size_t vdrv_pvq_mem_size(uint16_t size);
+
+/* mem / mem_pa 16-byte aligned and zeroed, vdrv_pvq_mem_size() bytes; ids
+ * holds size entries; 1 <= size <= 32768, any value. */
+void vdrv_pvq_init(struct vdrv_pvq *q, uint16_t size, void *mem, uint64_t mem_pa,
+                   struct vdrv_pvq_id *ids, bool event_idx, bool in_order);
+
+/* Makes a chain of nout readable then nin writable buffers available (it is
+ * visible to the device on return). 0, -ENOSPC, -EINVAL. */
+int vdrv_pvq_add(struct vdrv_pvq *q, const struct vdrv_sg *sg, unsigned nout, unsigned nin,
+                 void *token);
+
+/* The same chain through one indirect descriptor: table (virtual) / table_pa
+ * hold nout + nin packed descriptors, 8-byte aligned, untouched until the
+ * buffer comes back. Needs VIRTIO_RING_F_INDIRECT_DESC. */
+int vdrv_pvq_add_indirect(struct vdrv_pvq *q, const struct vdrv_sg *sg, unsigned nout,
+                          unsigned nin, struct vring_packed_desc *table, uint64_t table_pa,
+                          void *token);
+
+/* Whether the device wants a kick for what was added since the last call. */
+bool vdrv_pvq_kick_prepare(struct vdrv_pvq *q);
+
+/* One used buffer's token and written length, or NULL (nothing used, or the
+ * device named an id that is not in flight). */
+void *vdrv_pvq_get_used(struct vdrv_pvq *q, uint32_t *len);
+bool vdrv_pvq_has_used(const struct vdrv_pvq *q);
+
+/* Used buffer notifications off, or on (with event idx: for the next used
+ * position) returning false if buffers arrived meanwhile. */
+void vdrv_pvq_disable_cb(struct vdrv_pvq *q);
+bool vdrv_pvq_enable_cb(struct vdrv_pvq *q);
+
 #endif

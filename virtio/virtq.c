@@ -1,4 +1,8 @@
-/* Split virtqueue, device side (virtio 1.2 §2.7).
+/* Split virtqueue, device side (virtio 1.2 §2.7), and the queue interface's
+ * dispatch to the packed ring (virtq_packed.c). A packed queue leaves the
+ * split ring pointers NULL, so each entry point below reaches the packed code
+ * from the branch it already has for a stopped queue: the split fast paths
+ * carry no extra test.
  *
  * Everything the guest controls - avail->idx, ring entries, descriptors,
  * indirect tables, used_event - is read exactly once into a local and checked
@@ -23,6 +27,7 @@
  */
 #include <errno.h>
 #include <stdalign.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "virtio/virtio_dev.h"
@@ -51,6 +56,7 @@ void virtq_reset(struct virtq *q)
     struct virtio_dev *dev = q->dev;
     unsigned index = q->index;
 
+    free(q->pk.slots);
     memset(q, 0, sizeof(*q));
     q->max_size = max_size;
     q->size = max_size;
@@ -79,6 +85,10 @@ int virtq_start(struct virtq *q, const struct gmem *mem, uint64_t features)
      * are part of the ring's extent only when event idx is on. */
     uint64_t event_bytes = event_idx ? sizeof(uint16_t) : 0;
 
+    if ((features >> VIRTIO_F_RING_PACKED) & 1)
+        return virtq_packed_start(q, mem, features);
+    q->packed = false;
+    q->pk.desc = NULL;
     q->ready = false;
     q->mem = NULL;
     q->desc = NULL;
@@ -304,7 +314,7 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
     /* Stopped and broken queues have no ring pointers. */
     const struct vring_avail *avail = q->avail;
     if (kick_unlikely(!avail))
-        return 0;
+        return q->packed ? virtq_packed_pop(q, e) : 0;
 
     uint16_t last = q->last_avail;
     /* Chains outstanding less one: more than the ring holds, or none (-1
@@ -400,13 +410,18 @@ void virtq_unpop(struct virtq *q)
 {
     if (q->avail)
         q->last_avail--;
+    else if (q->packed)
+        virtq_packed_unpop(q);
 }
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
 {
     struct vring_used *used = q->used;
-    if (kick_unlikely(!used))
+    if (kick_unlikely(!used)) {
+        if (q->packed)
+            virtq_packed_push(q, head, len);
         return;
+    }
     unsigned idx = q->used_idx;
     struct vring_used_elem *u = &used->ring[idx & q->ring_mask];
     KICK_WRITE_ONCE(u->id, (uint32_t)head);
@@ -430,7 +445,7 @@ __attribute__((noinline, cold)) static bool virtq_needs_irq_first(struct virtq *
 bool virtq_needs_irq(struct virtq *q)
 {
     if (kick_unlikely(!q->used))
-        return false;
+        return q->packed && virtq_packed_needs_irq(q);
     /* Our used->idx store must be globally visible before we read the
      * driver's suppression state, or we can miss the driver re-enabling
      * interrupts after it saw the old idx (pairs with the driver's mb). */
@@ -449,8 +464,11 @@ bool virtq_needs_irq(struct virtq *q)
 
 void virtq_set_notify(struct virtq *q, bool enable)
 {
-    if (!q->used)
+    if (!q->used) {
+        if (q->packed)
+            virtq_packed_set_notify(q, enable);
         return;
+    }
     if (q->event_idx) {
         /* Disabling needs no write: once the driver's idx passes the old
          * avail_event it stops kicking by itself (§2.7.10). virtq_pop()
@@ -472,6 +490,6 @@ void virtq_set_notify(struct virtq *q, bool enable)
 bool virtq_has_avail(struct virtq *q)
 {
     if (!q->avail)
-        return false;
+        return q->packed && virtq_packed_has_avail(q);
     return KICK_READ_ONCE(q->avail->idx) != q->last_avail;
 }

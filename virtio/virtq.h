@@ -1,7 +1,11 @@
-/* Split virtqueue, device side.
+/* Virtqueue, device side: split (§2.7) or packed (§2.8), chosen by
+ * virtq_start() from the negotiated VIRTIO_F_RING_PACKED; device models use
+ * the same calls for both and never know which ring they serve.
  *
  * The transport fills in size and the three ring addresses as the driver
  * writes them, then calls virtq_start() when the driver enables the queue.
+ * For a packed ring the three addresses are the descriptor ring, the driver
+ * event suppression structure and the device event suppression structure.
  * Device models pop chains as iovecs over guest memory, push used elements
  * and ask whether the driver wants an interrupt.
  *
@@ -57,6 +61,31 @@ struct virtq {
 
     struct virtio_dev *dev;  /* owner, for NEEDS_RESET; may be NULL in tests */
     unsigned index;          /* queue index within the device */
+
+    /* Packed ring (virtio/virtq_packed.c). A packed queue keeps desc, avail
+     * and used above NULL, so the split fast paths reach the packed code
+     * through their "stopped queue" branch and pay nothing for it. */
+    bool packed;
+    struct virtq_packed {
+        struct vring_packed_desc *desc; /* NULL when stopped or broken */
+        const uint32_t *driver_event;   /* struct vring_packed_desc_event, read whole */
+        uint32_t *device_event;         /* likewise, written whole */
+        struct virtq_packed_slot *slots; /* ring_size entries, malloc'd by
+                                          * virtq_start, freed by virtq_reset */
+        bool in_order;           /* VIRTIO_F_IN_ORDER negotiated */
+        bool avail_wrap;         /* wrap counter at last_avail */
+        bool used_wrap;          /* wrap counter at used_idx */
+        uint16_t last_avail;     /* next descriptor to read */
+        uint16_t used_idx;       /* next descriptor to write used */
+        uint16_t inflight;       /* descriptors popped, not yet covered by a used one */
+        uint16_t free_slot;      /* out of order: free list of slots */
+        uint16_t order_head, order_tail; /* in order: slots in pop order */
+        uint32_t used_since_irq; /* descriptors made used since the last needs_irq */
+        uint32_t device_event_shadow; /* what we last wrote there */
+        /* virtq_unpop's record of the last pop (slot == 0xffff: none). */
+        uint16_t unpop_slot, unpop_avail;
+        bool unpop_wrap;
+    } pk;
 };
 
 /* One popped chain. The caller supplies iov storage (iov_cap entries); the
@@ -73,12 +102,15 @@ struct virtq_elem {
 /* Back to the reset state; keeps max_size, dev and index. */
 void virtq_reset(struct virtq *q);
 
-/* Validates size (power of two, 1..max_size) and ring addresses (inside guest
- * memory, aligned as the spec requires) and resolves host pointers.
- * features is the negotiated feature set. 0 or -EINVAL. */
+/* Validates size (split: power of two, 1..max_size; packed: 1..max_size, at
+ * most 2^15) and ring addresses (inside guest memory, aligned as the spec
+ * requires) and resolves host pointers. features is the negotiated feature
+ * set. 0, -EINVAL, or -ENOMEM (packed: the per-slot table). */
 int virtq_start(struct virtq *q, const struct gmem *mem, uint64_t features);
 
-/* 1: an element was popped into e. 0: nothing available. -EIO: the guest
+/* 1: an element was popped into e. e->head is an opaque handle below the
+ * queue size for virtq_push (split: the head descriptor; packed: a slot the
+ * queue keeps the buffer id and chain length in). 0: nothing available. -EIO: the guest
  * broke a ring rule; the queue is now broken. -ENOBUFS: chain longer than
  * e->iov_cap (also a guest error unless the caller's cap is below the queue
  * size; treated the same). */
@@ -87,7 +119,9 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e);
 /* Returns the last popped element to the available ring (not consumed). */
 void virtq_unpop(struct virtq *q);
 
-/* Publishes one used element (head, bytes written into the in-buffers). */
+/* Publishes one used element (head, bytes written into the in-buffers).
+ * Packed with VIRTIO_F_IN_ORDER: elements are published in pop order, so a
+ * push may be held until the ones popped before it are pushed too. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t len);
 
 /* After one or more pushes: does the driver want an interrupt now?
@@ -101,5 +135,14 @@ void virtq_set_notify(struct virtq *q, bool enable);
 
 /* Is there at least one chain to pop? (false for a broken or stopped queue) */
 bool virtq_has_avail(struct virtq *q);
+
+/* Internal: the packed ring's entry points, reached from the split ones. */
+int virtq_packed_start(struct virtq *q, const struct gmem *mem, uint64_t features);
+int virtq_packed_pop(struct virtq *q, struct virtq_elem *e);
+void virtq_packed_unpop(struct virtq *q);
+void virtq_packed_push(struct virtq *q, uint16_t head, uint32_t len);
+bool virtq_packed_needs_irq(struct virtq *q);
+void virtq_packed_set_notify(struct virtq *q, bool enable);
+bool virtq_packed_has_avail(struct virtq *q);
 
 #endif
