@@ -3,6 +3,7 @@
 # Packages already present are not fetched again.
 set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config linux-libc-dev libcmocka-dev liburing-dev
+      libslirp-dev libglib2.0-dev
       clang libclang-rt-14-dev valgrind qemu-system-x86 python3)
 missing=()
 for p in "${PKGS[@]}"; do
