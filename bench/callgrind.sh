@@ -7,6 +7,9 @@
 #   driver: vdrv_vq_add + vdrv_vq_kick_prepare + vdrv_vq_get_used
 #           (packed: vdrv_pvq_add + vdrv_pvq_kick_prepare + vdrv_pvq_get_used;
 #           the device calls are the same, the packed ring behind them)
+# Then the same with requests in batches of 32 (qd=32 lines: 32 adds, one kick
+# decision, 32 pops, 32 pushes, one interrupt decision, 32 reclaims; per
+# request, the batch's decisions shared out). The QD1 lines stay the headline.
 # Then requests per second natively (noisy; for ratios only).
 # Usage: bench/callgrind.sh [BUILD_DIR] [REQUESTS]
 set -euo pipefail
@@ -27,13 +30,16 @@ count() { # toggle-collect function(s) -> total instructions (inclusive)
     local args=() f
     for f in "$@"; do args+=("--toggle-collect=$f"); done
     valgrind --tool=callgrind --collect-atstart=no "${args[@]}" \
-        --callgrind-out-file="$tmp/cg.out" "$bin" "$n" "$event_idx" "$ring" >/dev/null 2>"$tmp/vg.log" \
+        --callgrind-out-file="$tmp/cg.out" "$bin" "$nr" "$event_idx" "$ring" "$qd" >/dev/null 2>"$tmp/vg.log" \
         || { cat "$tmp/vg.log" >&2; exit 1; }
     callgrind_annotate "$tmp/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}'
 }
 
-per_req() { awk -v a="$1" -v n="$n" 'BEGIN{printf "%.1f", a/n}'; }
+per_req() { awk -v a="$1" -v n="$nr" 'BEGIN{printf "%.1f", a/n}'; }
 
+for qd in 1 32; do
+nr=$((n - n % qd)) # whole batches
+[ "$qd" = 1 ] && label="" || label=" qd=$qd"
 for ring in split packed; do
 ring_driver_fns=${ring}_driver_fns[@]
 driver_fns=("${!ring_driver_fns}")
@@ -48,16 +54,19 @@ for event_idx in 1 0; do
             split+=" $f=$(per_req "$c")"
         done
         unset -n fns
-        echo "$ring event_idx=$event_idx ${side}_instructions_per_request=$(per_req "$total")$split"
+        echo "$ring$label event_idx=$event_idx ${side}_instructions_per_request=$(per_req "$total")$split"
         # Toggling is per call, so a function reached inside another would be
         # counted twice or not at all: the parts must add up to the whole.
         [ "$sum" = "$total" ] || { echo "callgrind.sh: $ring $side parts ($sum) != whole ($total)" >&2; exit 1; }
     done
 done
 done
-echo "targets: device <= 150, driver <= 100 (every check in place)"
-for ring in split packed; do
-    for event_idx in 1 0; do
-        "$bin" 2000000 "$event_idx" "$ring" | tr '\n' ' ' | sed 's/^/native /; s/ $/\n/'
+done
+echo "targets: device <= 150, driver <= 100 per request at qd=1 (every check in place)"
+for qd in 1 32; do
+    for ring in split packed; do
+        for event_idx in 1 0; do
+            "$bin" 2000000 "$event_idx" "$ring" "$qd" | tr '\n' ' ' | sed 's/^/native /; s/ $/\n/'
+        done
     done
 done

@@ -65,7 +65,7 @@ void vdrv_vq_init(struct vdrv_vq *q, uint16_t size, void *mem, uint64_t mem_pa,
     q->free_head = 0;
     q->avail_idx = 0;
     q->last_used = 0;
-    q->num_added = 0;
+    q->kicked_idx = 0;
     q->event_idx = event_idx;
     q->desc = (struct vring_desc *)base;
     q->avail = (struct vring_avail *)(base + avail_off(size));
@@ -165,20 +165,21 @@ int vdrv_vq_add(struct vdrv_vq *q, const struct vdrv_sg *sg, unsigned nout, unsi
     unsigned idx = q->avail_idx;
     q->avail->ring[idx & mask] = (uint16_t)head;
     q->avail_idx = (uint16_t)(idx + 1u);
-    q->num_added++;
     return 0;
 }
 
 bool vdrv_vq_kick_prepare(struct vdrv_vq *q)
 {
     uint16_t new_idx = q->avail_idx;
-    uint16_t added = q->num_added;
+    uint16_t old_idx = q->kicked_idx;
+    /* Chains added since the last decision. */
+    uint16_t added = (uint16_t)(new_idx - old_idx);
 
     /* Nothing new since the last decision: the device already knows, or
      * asked not to be told, about everything published. */
     if (added == 0)
         return false;
-    q->num_added = 0;
+    q->kicked_idx = new_idx;
 
     /* Descriptors and ring entries before the index that exposes them. */
     kick_wmb();
@@ -240,7 +241,7 @@ void *vdrv_vq_get_used(struct vdrv_vq *q, uint32_t *len)
      * move it along so a driver that simply reclaims keeps getting
      * interrupts (disable_cb parks used_event behind last_used instead). */
     if (q->event_idx) {
-        uint16_t *ev = &q->avail->ring[q->size];
+        uint16_t *ev = &q->avail->ring[mask + 1u]; /* used_event; mask is in hand */
         if (KICK_READ_ONCE(*ev) == (uint16_t)last) {
             KICK_WRITE_ONCE(*ev, (uint16_t)(last + 1u));
             /* Before the next used idx load: a device pushing meanwhile must

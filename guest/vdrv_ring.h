@@ -21,7 +21,7 @@ struct vdrv_vq {
     uint16_t free_head;     /* first free descriptor (free list via next) */
     uint16_t avail_idx;     /* our copy of avail->idx */
     uint16_t last_used;     /* next used ring slot to reclaim */
-    uint16_t num_added;     /* added since the last kick decision */
+    uint16_t kicked_idx;    /* avail_idx at the last kick decision */
     bool event_idx;
     struct vring_desc *desc;
     struct vring_avail *avail;

@@ -337,6 +337,94 @@ static void test_buffer_wraps(void **state)
     expect_broken(f, -EIO);
 }
 
+/* The fast walk's bounds check: a buffer may end exactly at the end of
+ * guest RAM in every position the walk has (readable, the lone writable
+ * tail, a writable run), and not one byte further. */
+static void test_buffer_ends_at_ram_end(void **state)
+{
+    (void)state;
+    struct fx *f = fx_running(0);
+    uint64_t last8 = gpa(RAM_SIZE - 8);
+    set_desc(ring_desc(f), 0, last8, 8, VRING_DESC_F_NEXT, 1);
+    set_desc(ring_desc(f), 1, last8, 8, VRING_DESC_F_WRITE, 0);
+    publish(f, 0);
+    set_desc(ring_desc(f), 2, last8, 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 3);
+    set_desc(ring_desc(f), 3, last8, 8, VRING_DESC_F_WRITE, 0);
+    publish(f, 2);
+    assert_int_equal(virtq_pop(&f->vq[0], &f->e), 1);
+    assert_int_equal(f->e.nout, 1);
+    assert_int_equal(f->e.nin, 1);
+    assert_int_equal(f->e.out_len, 8);
+    assert_int_equal(f->e.in_len, 8);
+    assert_ptr_equal(f->iov[0].iov_base, f->ram + RAM_SIZE - 8);
+    assert_ptr_equal(f->iov[1].iov_base, f->ram + RAM_SIZE - 8);
+    assert_int_equal(virtq_pop(&f->vq[0], &f->e), 1);
+    assert_int_equal(f->e.nout, 0);
+    assert_int_equal(f->e.nin, 2);
+    assert_int_equal(f->e.in_len, 16);
+    assert_ptr_equal(f->iov[1].iov_base, f->ram + RAM_SIZE - 8);
+    /* Zero bytes right at the end: taken, and nothing to dereference. */
+    set_desc(ring_desc(f), 4, gpa(RAM_SIZE), 0, VRING_DESC_F_WRITE, 0);
+    publish(f, 4);
+    assert_int_equal(virtq_pop(&f->vq[0], &f->e), 1);
+    assert_int_equal(f->e.nin, 1);
+    assert_int_equal(f->iov[0].iov_len, 0);
+    assert_false(f->vq[0].broken);
+    fx_free(f);
+}
+
+static void test_buffer_one_past_ram_end(void **state)
+{
+    (void)state;
+    /* The second descriptor of each chain is one byte too long. */
+    static const uint16_t first[] = { VRING_DESC_F_NEXT, VRING_DESC_F_NEXT,
+                                      VRING_DESC_F_NEXT | VRING_DESC_F_WRITE };
+    static const uint16_t second[] = { 0, VRING_DESC_F_WRITE, VRING_DESC_F_WRITE };
+    for (unsigned c = 0; c < 3; c++) {
+        struct fx *f = fx_running(0);
+        set_desc(ring_desc(f), 0, gpa(DATA_OFF), 8, first[c], 1);
+        set_desc(ring_desc(f), 1, gpa(RAM_SIZE - 8), 9, second[c], 0);
+        publish(f, 0);
+        expect_broken(f, -EIO);
+    }
+}
+
+/* Starting below RAM with a length that carries the end back inside it: the
+ * end is within RAM, only the wrap gives it away. In each walk position. */
+static void test_buffer_wraps_from_below_ram(void **state)
+{
+    (void)state;
+    static const uint16_t flags[] = { 0, VRING_DESC_F_WRITE };
+    for (unsigned c = 0; c < 2; c++) {
+        struct fx *f = fx_running(0);
+        set_desc(ring_desc(f), 0, RAM_GPA - 0x10, 0x20, flags[c], 0);
+        publish(f, 0);
+        expect_broken(f, -EIO);
+    }
+    struct fx *f = fx_running(0);
+    set_desc(ring_desc(f), 0, gpa(DATA_OFF), 8, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
+    set_desc(ring_desc(f), 1, RAM_GPA - 1, 2, VRING_DESC_F_WRITE, 0);
+    publish(f, 0);
+    expect_broken(f, -EIO);
+}
+
+/* With event idx, needs_irq keeps a baseline from its first decision on;
+ * a queue that breaks afterwards must drop it with its rings. */
+static void test_needs_irq_after_break_with_event_idx(void **state)
+{
+    (void)state;
+    struct fx *f = fx_running(F_EVENT);
+    set_desc(ring_desc(f), 0, gpa(DATA_OFF), 8, VRING_DESC_F_WRITE, 0);
+    publish(f, 0);
+    assert_int_equal(virtq_pop(&f->vq[0], &f->e), 1);
+    virtq_push(&f->vq[0], f->e.head, 8);
+    assert_true(virtq_needs_irq(&f->vq[0])); /* first decision */
+    assert_true(f->vq[0].signalled_used_valid);
+    set_desc(ring_desc(f), 1, gpa(DATA_OFF), 8, VRING_DESC_F_NEXT, 1); /* self loop */
+    publish(f, 1);
+    expect_broken(f, -EIO); /* includes needs_irq == false, no crash */
+}
+
 static void test_iov_cap_too_small(void **state)
 {
     (void)state;
@@ -366,7 +454,38 @@ static void test_total_length_over_4g(void **state)
     set_desc(ring_desc(f), 0, 1ULL << 40, 3U << 30, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 1);
     set_desc(ring_desc(f), 1, 1ULL << 40, 3U << 30, VRING_DESC_F_WRITE, 0);
     publish(f, 0);
-    expect_broken(f, -EIO);
+    assert_int_equal(virtq_pop(&f->vq[0], &f->e), -EIO);
+    assert_true(f->vq[0].broken);
+    assert_true(f->dev.status & VIRTIO_CONFIG_S_NEEDS_RESET);
+    /* Again with the big region as region 0, which the fast walk serves
+     * (the rings in RAM above it): a readable part then a lone writable
+     * tail, a readable part alone, a writable run, each its own way out. */
+    static const uint16_t flags0[] = { VRING_DESC_F_NEXT, VRING_DESC_F_NEXT,
+                                       VRING_DESC_F_NEXT | VRING_DESC_F_WRITE };
+    static const uint16_t flags1[] = { VRING_DESC_F_WRITE, 0, VRING_DESC_F_WRITE };
+    for (unsigned c = 0; c < 3; c++) {
+        struct gmem mem;
+        struct virtq q;
+        gmem_init(&mem);
+        assert_int_equal(gmem_add(&mem, 0, big, res), 0);
+        assert_int_equal(gmem_add(&mem, 1ULL << 40, RAM_SIZE, f->ram), 0);
+        memset(&q, 0, sizeof(q));
+        q.max_size = QSIZE;
+        virtq_reset(&q);
+        q.desc_gpa = (1ULL << 40) + DESC_OFF;
+        q.avail_gpa = (1ULL << 40) + AVAIL_OFF;
+        q.used_gpa = (1ULL << 40) + USED_OFF;
+        assert_int_equal(virtq_start(&q, &mem, F_VERSION1), 0);
+        memset(f->ram, 0, RAM_SIZE);
+        f->avail_idx = 0;
+        set_desc(ring_desc(f), 0, 0, 3U << 30, flags0[c], 1);
+        set_desc(ring_desc(f), 1, 1U << 30, 3U << 30, flags1[c], 0);
+        publish(f, 0);
+        assert_int_equal(virtq_pop(&q, &f->e), -EIO);
+        assert_true(q.broken);
+        virtq_reset(&q);
+    }
+    fx_free(f);
     munmap(res, big);
 }
 
@@ -466,6 +585,10 @@ int main(void)
         cmocka_unit_test(test_buffer_past_ram),
         cmocka_unit_test(test_buffer_below_ram),
         cmocka_unit_test(test_buffer_wraps),
+        cmocka_unit_test(test_buffer_ends_at_ram_end),
+        cmocka_unit_test(test_buffer_one_past_ram_end),
+        cmocka_unit_test(test_buffer_wraps_from_below_ram),
+        cmocka_unit_test(test_needs_irq_after_break_with_event_idx),
         cmocka_unit_test(test_iov_cap_too_small),
         cmocka_unit_test(test_total_length_over_4g),
         cmocka_unit_test(test_start_size_not_power_of_two),

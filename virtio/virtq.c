@@ -11,7 +11,8 @@
  * Choices the spec leaves open:
  * - Zero-length data descriptors are kept as iovecs of length 0 (so iovec
  *   positions match descriptor positions); their address is not required to
- *   be in guest RAM (outside it, iov_base points at a dummy byte).
+ *   be in guest RAM (outside it, iov_base points at a dummy byte; exactly at
+ *   the end of region 0, at the end of its mapping).
  * - An indirect table must be 8-byte aligned (the natural alignment of a
  *   descriptor, which every driver's allocator gives); anything else is a ring
  *   violation rather than an unaligned host access.
@@ -40,6 +41,7 @@ __attribute__((noinline, cold)) static int virtq_fail(struct virtq *q, int err)
     /* Forget the rings: every entry point then sees a stopped queue
      * without testing broken on its fast path. */
     q->broken = true;
+    q->signalled_used_valid = false; /* virtq_needs_irq's "rings mapped" */
     q->desc = NULL;
     q->avail = NULL;
     q->used = NULL;
@@ -48,6 +50,29 @@ __attribute__((noinline, cold)) static int virtq_fail(struct virtq *q, int err)
     if (q->dev)
         virtio_dev_needs_reset(q->dev);
     return err;
+}
+
+/* Region 0 for the fast walk: the same acceptance as gmem_region_ptr() for
+ * any buffer of one byte or more, and size is read once (a memory operand,
+ * no register). end = off + len is computed modulo 2^64; it wrapped exactly
+ * when end < len (len is a descriptor's 32-bit length, off < 2^64), so "no
+ * wrap and end <= size" is off + len <= size in exact arithmetic, which also
+ * gives off < size. Only a zero-length buffer reads differently: one starting
+ * exactly at the region's end is taken (its iov_base is the end of the
+ * mapping, never dereferenced for 0 bytes), where gmem_region_ptr() would
+ * leave it to the slow walk (the next region, or the dummy byte). */
+static inline __attribute__((always_inline)) bool
+virtq_ram0_ptr(const struct gmem_region *r, uint64_t addr, uint64_t len, void **p)
+{
+    uint64_t off = addr - r->gpa;
+    uint64_t end = off + len;
+    /* Opaque to gcc, which would otherwise turn end < len back into a
+     * carry flag kept in a register and tested apart. */
+    __asm__("" : "+r"(end));
+    if (kick_unlikely(end > r->size) || kick_unlikely(end < len))
+        return false;
+    *p = r->hva + off;
+    return true;
 }
 
 void virtq_reset(struct virtq *q)
@@ -85,6 +110,8 @@ int virtq_start(struct virtq *q, const struct gmem *mem, uint64_t features)
      * are part of the ring's extent only when event idx is on. */
     uint64_t event_bytes = event_idx ? sizeof(uint16_t) : 0;
 
+    /* First, for either ring: virtq_needs_irq reads used_event on its word. */
+    q->signalled_used_valid = false;
     if ((features >> VIRTIO_F_RING_PACKED) & 1)
         return virtq_packed_start(q, mem, features);
     q->packed = false;
@@ -124,7 +151,7 @@ int virtq_start(struct virtq *q, const struct gmem *mem, uint64_t features)
     q->event_idx = event_idx;
     q->indirect = (features >> VIRTIO_RING_F_INDIRECT_DESC) & 1;
     q->ring_size = (uint16_t)size;
-    q->ring_mask = (uint16_t)(size - 1);
+    q->ring_mask = size - 1;
     q->chain_max = (uint16_t)(size < VIRTQ_MAX_CHAIN ? size : VIRTQ_MAX_CHAIN);
     /* Regions are only ever added, never moved or dropped, so this copy
      * stays a region of the map for as long as the queue runs. */
@@ -189,9 +216,8 @@ static inline __attribute__((always_inline)) int
 virtq_finish(struct virtq *q, struct virtq_elem *e, const struct iovec *v, uint64_t sum,
              unsigned writable)
 {
-    /* Both directions at once: the readable part is no larger. */
-    if (kick_unlikely(sum >> 32))
-        return virtq_fail(q, -EIO);
+    /* e is the caller's to ignore after a failure: filled in first, so the
+     * check below is the last use of sum. */
     unsigned n = (unsigned)(v - e->iov);
     if (writable) {
         /* out_len, stored when the writable part began, is exact now. */
@@ -203,6 +229,9 @@ virtq_finish(struct virtq *q, struct virtq_elem *e, const struct iovec *v, uint6
         e->out_len = (uint32_t)sum;
         e->in_len = 0;
     }
+    /* Both directions at once: the readable part is no larger. */
+    if (kick_unlikely(sum >> 32))
+        return virtq_fail(q, -EIO);
     return 1;
 }
 
@@ -308,7 +337,7 @@ __attribute__((noinline, cold)) static int virtq_pop_none(struct virtq *q, struc
  * loops so the direction is where the code is rather than a live value.
  * Anything else goes to virtq_walk_slow, before the descriptor in hand is
  * taken; every way out is a tail call, so nothing is live across a call and
- * the walk fits in scratch registers. */
+ * the walk (nearly) fits in scratch registers. */
 int virtq_pop(struct virtq *q, struct virtq_elem *e)
 {
     /* Stopped and broken queues have no ring pointers. */
@@ -316,7 +345,7 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
     if (kick_unlikely(!avail))
         return q->packed ? virtq_packed_pop(q, e) : 0;
 
-    uint16_t last = q->last_avail;
+    unsigned last = q->last_avail;
     /* Chains outstanding less one: more than the ring holds, or none (-1
      * wraps to 0xffff, above any queue size), in one compare. */
     uint16_t pending_m1 = (uint16_t)(KICK_READ_ONCE(avail->idx) - last - 1u);
@@ -326,8 +355,7 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
      * avail->idx that covers them. ring_size and ring_mask, not size: the
      * extent virtq_start() mapped. */
     kick_rmb();
-    const uint16_t *slot = &avail->ring[(size_t)last & (size_t)q->ring_mask];
-    size_t head = KICK_READ_ONCE(*slot);
+    size_t head = KICK_READ_ONCE(avail->ring[last & q->ring_mask]);
     if (kick_unlikely(head >= q->ring_size))
         return virtq_fail(q, -EIO);
     /* Consumed from here on: every failure below breaks the queue anyway. */
@@ -356,16 +384,13 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
     for (;;) {
         uint64_t addr = KICK_READ_ONCE(d->addr);
         len = KICK_READ_ONCE(d->len);
-        flags = KICK_READ_ONCE(d->flags);
-        if (kick_unlikely(!gmem_region_ptr(&q->ram0, addr, len, &p)))
+        if (kick_unlikely(!virtq_ram0_ptr(&q->ram0, addr, len, &p)))
             return virtq_walk_slow(q, e, d, v, sum, 0);
-        if (kick_unlikely(flags & (VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE))) {
-            if (flags & VRING_DESC_F_INDIRECT)
-                return virtq_walk_slow(q, e, d, v, sum, 0);
-            e->nout = (uint16_t)(v - e->iov);
-            e->out_len = (uint32_t)sum; /* exact once the total passes its check */
-            goto take_writable;
-        }
+        /* Read after the bounds check, so the check's temporary and the
+         * flags share a register. */
+        flags = KICK_READ_ONCE(d->flags);
+        if (kick_unlikely(flags & (VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE)))
+            break;
         v->iov_base = p;
         v->iov_len = len;
         v++;
@@ -379,30 +404,63 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
         if (kick_unlikely(v == stop))
             return virtq_walk_slow(q, e, d, v, sum, 0);
     }
+    if (flags & VRING_DESC_F_INDIRECT)
+        return virtq_walk_slow(q, e, d, v, sum, 0);
 
-    /* The device-writable part. WRITE is flipped, so one test catches a
-     * readable (out of order, §2.7.4.2) or indirect descriptor here, which
-     * the slow walk reports. */
-    for (;;) {
-        uint64_t addr = KICK_READ_ONCE(d->addr);
-        len = KICK_READ_ONCE(d->len);
-        flags = KICK_READ_ONCE(d->flags) ^ VRING_DESC_F_WRITE;
-        if (kick_unlikely(!gmem_region_ptr(&q->ram0, addr, len, &p) ||
-                          (flags & (VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE))))
-            return virtq_walk_slow(q, e, d, v, sum, VRING_DESC_F_WRITE);
-take_writable:
-        v->iov_base = p;
-        v->iov_len = len;
-        v++;
+    /* The first writable descriptor. Stored before the bookkeeping, which
+     * then has the buffer's registers to work in; e is the caller's to
+     * ignore after a failure, so storing ahead of the total's check is
+     * harmless, and out_len is exact once that check passes. */
+    v->iov_base = p;
+    v->iov_len = len;
+    if (!(flags & VRING_DESC_F_NEXT)) {
+        /* The only writable descriptor, and the last: a block request's
+         * status byte, a one-buffer receive. The total is checked last,
+         * when nothing else needs a register. */
+        e->in_len = len;
+        e->out_len = (uint32_t)sum;
+        e->nout = (uint16_t)(v - e->iov);
+        e->nin = 1;
+        /* Keeps gcc from computing sum + len once for both paths, ahead of
+         * the branch, in a register the walk does not have. */
+        __asm__("" : "+r"(sum));
         sum += len;
-        if (!(flags & VRING_DESC_F_NEXT))
-            return virtq_finish(q, e, v, sum, VRING_DESC_F_WRITE);
+        if (kick_unlikely(sum >> 32))
+            return virtq_fail(q, -EIO);
+        return 1;
+    }
+    e->nout = (uint16_t)(v - e->iov);
+    e->out_len = (uint32_t)sum;
+    v++;
+    sum += len;
+
+    /* The rest of the device-writable part; d has NEXT. A readable (out of
+     * order, §2.7.4.2) or indirect descriptor here goes to the slow walk,
+     * which reports it. */
+    for (;;) {
         unsigned next = KICK_READ_ONCE(d->next);
         if (kick_unlikely(next >= q->ring_size))
             return virtq_fail(q, -EIO);
         d = &q->desc[next];
         if (kick_unlikely(v == stop))
             return virtq_walk_slow(q, e, d, v, sum, VRING_DESC_F_WRITE);
+        uint64_t addr = KICK_READ_ONCE(d->addr);
+        len = KICK_READ_ONCE(d->len);
+        if (kick_unlikely(!virtq_ram0_ptr(&q->ram0, addr, len, &p)))
+            return virtq_walk_slow(q, e, d, v, sum, VRING_DESC_F_WRITE);
+        /* WRITE flipped, so one test catches both. Opaque after the flip:
+         * otherwise gcc tests a masked copy and needs a register more than
+         * the walk has to spare. */
+        flags = KICK_READ_ONCE(d->flags) ^ VRING_DESC_F_WRITE;
+        __asm__("" : "+r"(flags));
+        if (kick_unlikely(flags & (VRING_DESC_F_WRITE | VRING_DESC_F_INDIRECT)))
+            return virtq_walk_slow(q, e, d, v, sum, VRING_DESC_F_WRITE);
+        v->iov_base = p;
+        v->iov_len = len;
+        v++;
+        sum += len;
+        if (!(flags & VRING_DESC_F_NEXT))
+            return virtq_finish(q, e, v, sum, VRING_DESC_F_WRITE);
     }
 }
 
@@ -423,11 +481,14 @@ void virtq_push(struct virtq *q, uint16_t head, uint32_t len)
         return;
     }
     unsigned idx = q->used_idx;
+    uint16_t next = (uint16_t)(idx + 1);
+    q->used_idx = next; /* ours alone: when it is stored does not matter */
+    /* Opaque, so gcc ands in 32 bits and indexes with the result, instead
+     * of narrowing the and to 16 bits and zero-extending again. */
+    __asm__("" : "+r"(idx));
     struct vring_used_elem *u = &used->ring[idx & q->ring_mask];
     KICK_WRITE_ONCE(u->id, (uint32_t)head);
     KICK_WRITE_ONCE(u->len, len);
-    uint16_t next = (uint16_t)(idx + 1);
-    q->used_idx = next;
     /* The element must be visible before the index that publishes it. */
     kick_wmb();
     KICK_WRITE_ONCE(used->idx, next);
@@ -442,24 +503,34 @@ __attribute__((noinline, cold)) static bool virtq_needs_irq_first(struct virtq *
     return true;
 }
 
-bool virtq_needs_irq(struct virtq *q)
+/* Everything but an event idx queue past its first decision. */
+__attribute__((noinline)) static bool virtq_needs_irq_other(struct virtq *q)
 {
     if (kick_unlikely(!q->used))
         return q->packed && virtq_packed_needs_irq(q);
+    if (!q->event_idx)
+        return !(KICK_READ_ONCE(q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
+    return virtq_needs_irq_first(q);
+}
+
+bool virtq_needs_irq(struct virtq *q)
+{
     /* Our used->idx store must be globally visible before we read the
      * driver's suppression state, or we can miss the driver re-enabling
-     * interrupts after it saw the old idx (pairs with the driver's mb). */
+     * interrupts after it saw the old idx (pairs with the driver's mb).
+     * Issued first, for every queue: the one case that skips the stopped
+     * test below needs it, and the others read the driver's state too. */
     kick_mb();
-    /* Only ever set with event idx, from the first decision on. */
+    /* Set only by a running split queue with event idx, from its first
+     * decision on, and cleared whenever its rings go (virtq_start,
+     * virtq_fail, virtq_reset): used_event is mapped when it is set. */
     if (kick_likely(q->signalled_used_valid)) {
         uint16_t old = q->signalled_used;
         uint16_t new = q->used_idx;
         q->signalled_used = new;
         return vring_need_event(KICK_READ_ONCE(*q->used_event), new, old);
     }
-    if (!q->event_idx)
-        return !(KICK_READ_ONCE(q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
-    return virtq_needs_irq_first(q);
+    return virtq_needs_irq_other(q);
 }
 
 void virtq_set_notify(struct virtq *q, bool enable)

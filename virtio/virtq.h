@@ -48,7 +48,7 @@ struct virtq {
     /* Internal, fixed by virtq_start() for the hot paths: the size the rings
      * were mapped with, and the longest direct chain that is not a loop. */
     uint16_t ring_size;
-    uint16_t ring_mask;    /* ring_size - 1 */
+    uint32_t ring_mask;    /* ring_size - 1 (32-bit: indexes without a zero-extension) */
     uint16_t chain_max;    /* min(ring_size, VIRTQ_MAX_CHAIN) */
     struct gmem_region ram0; /* mem->r[0], tried inline for every buffer */
 
@@ -136,7 +136,8 @@ void virtq_set_notify(struct virtq *q, bool enable);
 /* Is there at least one chain to pop? (false for a broken or stopped queue) */
 bool virtq_has_avail(struct virtq *q);
 
-/* Internal: the packed ring's entry points, reached from the split ones. */
+/* Internal: the packed ring's entry points, reached from the split ones.
+ * virtq_packed_needs_irq relies on virtq_needs_irq's full barrier. */
 int virtq_packed_start(struct virtq *q, const struct gmem *mem, uint64_t features);
 int virtq_packed_pop(struct virtq *q, struct virtq_elem *e);
 void virtq_packed_unpop(struct virtq *q);

@@ -471,9 +471,9 @@ bool virtq_packed_needs_irq(struct virtq *q)
 {
     if (!q->pk.desc)
         return false;
-    /* Our flags stores before the load of the driver's suppression word
-     * (pairs with the driver's barrier after it re-enables). */
-    kick_mb();
+    /* Our flags stores must precede the load of the driver's suppression
+     * word (pairs with the driver's barrier after it re-enables): the full
+     * barrier virtq_needs_irq issues before it dispatches here. */
     uint32_t ev = KICK_READ_ONCE(*q->pk.driver_event);
     unsigned size = q->ring_size;
     unsigned since = q->pk.used_since_irq;
