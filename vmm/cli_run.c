@@ -9,17 +9,23 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmm/run.h"
 
 #define USAGE_ERROR 2
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define RUN_MAX_CPUS_STR STR(RUN_MAX_CPUS)
+#define RUN_MAX_DISKS_STR STR(RUN_MAX_DISKS)
 
 void cli_run_usage(FILE *out)
 {
     fprintf(out,
             "usage: kick run --kernel BZIMAGE [--initrd FILE] [--cmdline STRING]\n"
-            "                [--memory SIZE] [--cpus N] [--verbose]\n"
+            "                [--memory SIZE] [--cpus N] [--rng] [--disk path=F[,ro=on][,serial=S]]\n"
+            "                [--transport modern|legacy|transitional] [--verbose]\n"
             "\n"
             "Boots a Linux bzImage (64-bit entry, boot protocol 2.06 or later) in a KVM\n"
             "virtual machine with a 16550A serial port (COM1, IRQ 4) on kick's stdin/stdout.\n"
@@ -29,10 +35,19 @@ void cli_run_usage(FILE *out)
             "  --cmdline S    kernel command line (default \"%s\")\n"
             "  --memory SIZE  guest RAM, e.g. 512M or 2G; no suffix means MiB (default 512M,\n"
             "                 at least 32M); above 3 GiB the rest is mapped from 4 GiB up\n"
-            "  --cpus N       vCPUs (only 1 so far)\n"
+            "  --cpus N       vCPUs, 1 to %u (default 1)\n"
+            "  --rng          a virtio-rng device (entropy from getrandom)\n"
+            "  --disk path=F[,ro=on][,serial=S]\n"
+            "                 a virtio-blk device on the raw image or block device F\n"
+            "                 (ro=on: read-only; serial: up to 20 bytes); repeatable, up to %u\n"
+            "  --transport T  virtio-pci layout of every device: modern, legacy or\n"
+            "                 transitional (default: both, the driver picks)\n"
+            "  --no-ioeventfd every queue kick exits to kick (for comparisons)\n"
             "  --verbose      boot layout, unclaimed port/MMIO accesses and timing on stderr\n"
             "\n"
-            "Not yet supported: --disk, --net, --rng, --console virtio, --transport.\n"
+            "The devices sit on PCI bus 0 (00:01.0, 00:02.0, ...; disks first, then the rng),\n"
+            "with MSI-X and INTx; an MP table describes the CPUs and the IOAPIC.\n"
+            "Not yet supported: --net, --console virtio.\n"
             "\n"
             "kick exits when the guest resets (status 0: 'reboot -f', a triple fault),\n"
             "when the guest writes V to port 0x501 (status (V << 1) | 1, as QEMU's\n"
@@ -40,7 +55,7 @@ void cli_run_usage(FILE *out)
             "Linux without ACPI cannot power off, so test guests should end with\n"
             "'reboot -f'; use e.g. --cmdline \"console=ttyS0 reboot=k panic=-1\" so a panic\n"
             "resets at once. A guest that halts with interrupts off hangs kick.\n",
-            RUN_DEFAULT_CMDLINE);
+            RUN_DEFAULT_CMDLINE, RUN_MAX_CPUS, RUN_MAX_DISKS);
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)
@@ -85,11 +100,55 @@ static int usage_error(const char *fmt, const char *a, const char *b)
 /* Options that the issue names but that need devices kick does not plug yet. */
 static bool not_yet(const char *name)
 {
-    static const char *const later[] = { "--disk", "--net", "--rng", "--transport" };
+    static const char *const later[] = { "--net" };
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (!strcmp(name, later[i]))
             return true;
     return false;
+}
+
+/* path=F[,ro=on|off][,serial=S]: one error line per problem. */
+static int parse_disk(const char *val, struct run_disk *d)
+{
+    /* path and serial point into this copy, freed after the run */
+    char *s = strdup(val);
+    if (!s)
+        return usage_error("--disk %s: out of memory%s", val, "");
+    *d = (struct run_disk){ .spec = s };
+    bool seen_ro = false;
+    for (char *save = NULL, *kv = strtok_r(s, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            return usage_error("--disk %s: '%s' is not key=value (keys: path, ro, serial)", val,
+                               kv);
+        *eq = 0;
+        const char *v = eq + 1;
+        if (!strcmp(kv, "path")) {
+            if (d->path || !*v)
+                return usage_error("--disk %s: %s", val,
+                                   d->path ? "path given twice" : "empty path");
+            d->path = v;
+        } else if (!strcmp(kv, "ro")) {
+            if (seen_ro)
+                return usage_error("--disk %s: %s", val, "ro given twice");
+            seen_ro = true;
+            if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "1"))
+                d->read_only = true;
+            else if (strcmp(v, "off") && strcmp(v, "false") && strcmp(v, "0"))
+                return usage_error("--disk %s: ro=%s is not on or off", val, v);
+        } else if (!strcmp(kv, "serial")) {
+            if (d->serial)
+                return usage_error("--disk %s: %s", val, "serial given twice");
+            if (strlen(v) > 20)
+                return usage_error("--disk %s: serial '%s' is longer than 20 bytes", val, v);
+            d->serial = v;
+        } else {
+            return usage_error("--disk %s: unknown key '%s' (keys: path, ro, serial)", val, kv);
+        }
+    }
+    if (!d->path)
+        return usage_error("--disk %s: %s", val, "no path=FILE");
+    return 0;
 }
 
 static int check_file(const char *opt, const char *path)
@@ -103,10 +162,12 @@ static int check_file(const char *opt, const char *path)
     return 0;
 }
 
-int cli_run_main(int argc, char **argv)
+static int parse_and_run(int argc, char **argv, struct run_config *out)
 {
-    struct run_config cfg = { .memory = RUN_DEFAULT_MEMORY, .memory_arg = "512M", .cpus = 1 };
-    bool seen_memory = false, seen_cpus = false;
+    struct run_config *c = out;
+    *c = (struct run_config){ .memory = RUN_DEFAULT_MEMORY, .memory_arg = "512M", .cpus = 1,
+                              .transport = VPCI_TRANSITIONAL };
+    bool seen_memory = false, seen_cpus = false, seen_transport = false;
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -115,7 +176,17 @@ int cli_run_main(int argc, char **argv)
             return 0;
         }
         if (!strcmp(arg, "--verbose") || !strcmp(arg, "-v")) {
-            cfg.verbose = true;
+            c->verbose = true;
+            continue;
+        }
+        if (!strcmp(arg, "--rng")) {
+            if (c->rng)
+                return usage_error("%s given twice%s", arg, "");
+            c->rng = true;
+            continue;
+        }
+        if (!strcmp(arg, "--no-ioeventfd")) {
+            c->no_ioeventfd = true;
             continue;
         }
         if (strncmp(arg, "--", 2) != 0)
@@ -131,7 +202,10 @@ int cli_run_main(int argc, char **argv)
         const char *val;
         bool known = !strcmp(name, "--kernel") || !strcmp(name, "--initrd") ||
                      !strcmp(name, "--cmdline") || !strcmp(name, "--memory") ||
-                     !strcmp(name, "--cpus") || !strcmp(name, "--console") || not_yet(name);
+                     !strcmp(name, "--cpus") || !strcmp(name, "--console") ||
+                     !strcmp(name, "--disk") || !strcmp(name, "--transport") || not_yet(name);
+        if (eq && (!strcmp(name, "--rng") || !strcmp(name, "--no-ioeventfd")))
+            return usage_error("%s takes no value%s", name, "");
         if (!known)
             return usage_error("unknown option '%s'%s", name, "");
         if (eq)
@@ -146,11 +220,11 @@ int cli_run_main(int argc, char **argv)
                                "so far)%s", name, "");
         const char **slot = NULL;
         if (!strcmp(name, "--kernel"))
-            slot = &cfg.kernel;
+            slot = &c->kernel;
         else if (!strcmp(name, "--initrd"))
-            slot = &cfg.initrd;
+            slot = &c->initrd;
         else if (!strcmp(name, "--cmdline"))
-            slot = &cfg.cmdline;
+            slot = &c->cmdline;
         if (slot) {
             if (*slot)
                 return usage_error("%s given twice%s", name, "");
@@ -169,8 +243,8 @@ int cli_run_main(int argc, char **argv)
                 return usage_error("--memory %s: too small (at least 32M)%s", val, "");
             if (bytes % 4096)
                 return usage_error("--memory %s: not a multiple of 4K%s", val, "");
-            cfg.memory = bytes;
-            cfg.memory_arg = val;
+            c->memory = bytes;
+            c->memory_arg = val;
         } else if (!strcmp(name, "--cpus")) {
             if (seen_cpus)
                 return usage_error("%s given twice%s", name, "");
@@ -178,11 +252,30 @@ int cli_run_main(int argc, char **argv)
             char *end;
             errno = 0;
             long n = strtol(val, &end, 10);
-            if (!isdigit((unsigned char)*val) || *end || errno || n < 1 || n > 255)
-                return usage_error("--cpus %s: not a number from 1 to 255%s", val, "");
-            if (n != 1)
-                return usage_error("--cpus %s: only 1 vCPU is supported so far%s", val, "");
-            cfg.cpus = (unsigned)n;
+            if (!isdigit((unsigned char)*val) || *end || errno || n < 1 || n > RUN_MAX_CPUS)
+                return usage_error("--cpus %s: not a number from 1 to " RUN_MAX_CPUS_STR "%s",
+                                   val, "");
+            c->cpus = (unsigned)n;
+        } else if (!strcmp(name, "--disk")) {
+            if (c->ndisks == RUN_MAX_DISKS)
+                return usage_error("--disk %s: more than " RUN_MAX_DISKS_STR " disks%s", val, "");
+            int r = parse_disk(val, &c->disks[c->ndisks]);
+            if (r)
+                return r;
+            c->ndisks++;
+        } else if (!strcmp(name, "--transport")) {
+            if (seen_transport)
+                return usage_error("%s given twice%s", name, "");
+            seen_transport = true;
+            if (!strcmp(val, "modern"))
+                c->transport = VPCI_MODERN;
+            else if (!strcmp(val, "legacy"))
+                c->transport = VPCI_LEGACY;
+            else if (!strcmp(val, "transitional"))
+                c->transport = VPCI_TRANSITIONAL;
+            else
+                return usage_error("--transport %s: must be modern, legacy or transitional%s", val,
+                                   "");
         } else if (!strcmp(name, "--console")) {
             if (!strcmp(val, "virtio"))
                 return usage_error("--console virtio is not yet supported (no virtio "
@@ -191,12 +284,35 @@ int cli_run_main(int argc, char **argv)
                 return usage_error("--console %s: must be 'serial' or 'virtio'%s", val, "");
         }
     }
-    if (!cfg.kernel)
+    if (!c->kernel)
         return usage_error("--kernel is required%s%s", "", "");
     int r;
-    if ((r = check_file("--kernel", cfg.kernel)) != 0)
+    if ((r = check_file("--kernel", c->kernel)) != 0)
         return r;
-    if (cfg.initrd && (r = check_file("--initrd", cfg.initrd)) != 0)
+    if (c->initrd && (r = check_file("--initrd", c->initrd)) != 0)
         return r;
-    return run_vm(&cfg);
+    for (unsigned i = 0; i < c->ndisks; i++) {
+        const struct run_disk *d = &c->disks[i];
+        struct stat st;
+        if (access(d->path, d->read_only ? R_OK : R_OK | W_OK) < 0 || stat(d->path, &st) < 0) {
+            fprintf(stderr, "kick run: --disk path=%s: %s%s\n", d->path, strerror(errno),
+                    d->read_only || errno != EACCES ? "" : " (ro=on for read-only use)");
+            return 1;
+        }
+        if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+            fprintf(stderr, "kick run: --disk path=%s: not a regular file or block device\n",
+                    d->path);
+            return 1;
+        }
+    }
+    return run_vm(c);
+}
+
+int cli_run_main(int argc, char **argv)
+{
+    struct run_config cfg;
+    int r = parse_and_run(argc, argv, &cfg);
+    for (unsigned i = 0; i < cfg.ndisks + (cfg.ndisks < RUN_MAX_DISKS); i++)
+        free(cfg.disks[i].spec);
+    return r;
 }

@@ -35,12 +35,24 @@ static uint64_t all_ones(unsigned size)
     return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
 }
 
+void iobus_set_fallback(struct iobus *bus, iobus_fallback_fn *fn, void *opaque)
+{
+    bus->fallback = fn;
+    bus->fallback_opaque = opaque;
+}
+
 bool iobus_read(const struct iobus *bus, uint64_t addr, unsigned size, uint64_t *value)
 {
     const struct iobus_range *r = find(bus, addr, size);
     *value = all_ones(size);
-    if (!r)
+    if (!r) {
+        if (bus->fallback && bus->fallback(bus->fallback_opaque, addr, size, value, false)) {
+            *value &= all_ones(size);
+            return true;
+        }
+        *value = all_ones(size);
         return false;
+    }
     if (r->read)
         *value = r->read(r->opaque, addr - r->base, size) & all_ones(size);
     return true;
@@ -49,8 +61,10 @@ bool iobus_read(const struct iobus *bus, uint64_t addr, unsigned size, uint64_t 
 bool iobus_write(const struct iobus *bus, uint64_t addr, unsigned size, uint64_t value)
 {
     const struct iobus_range *r = find(bus, addr, size);
-    if (!r)
-        return false;
+    if (!r) {
+        value &= all_ones(size);
+        return bus->fallback && bus->fallback(bus->fallback_opaque, addr, size, &value, true);
+    }
     if (r->write)
         r->write(r->opaque, addr - r->base, size, value & all_ones(size));
     return true;

@@ -18,10 +18,13 @@
 #include "vmm/kvm_vcpu.h"
 #include "vmm/kvm_vcpu_loop.h"
 #include "vmm/kvm_vm.h"
+#include "vmm/mptable.h"
+#include "vmm/pci_host.h"
 #include "vmm/run_stop.h"
 #include "vmm/serial.h"
 #include "vmm/x86_boot.h"
 #include "vmm/x86_cpu.h"
+#include "vmm/virtio_slot.h"
 #include "vmm/x86_legacy.h"
 
 #define ERR_LEN 320
@@ -35,8 +38,14 @@ struct machine {
     struct serial8250 com1;
     struct x86_legacy legacy;
     struct console_stdio console;
-    struct kvm_vcpu cpu;
-    struct vcpu_loop loop;
+    struct kvm_vcpu *cpu;      /* cfg->cpus of each */
+    struct vcpu_loop *loop;
+    unsigned ncpu;             /* created so far */
+    struct gmem mem;
+    struct pci_host bus;
+    struct vslot_env env;
+    struct virtio_slot *slot;  /* 1 + RUN_MAX_DISKS */
+    unsigned nslot;
     bool com1_ready;
     uint8_t *kernel, *initrd;
     size_t kernel_len, initrd_len;
@@ -121,6 +130,81 @@ static void com1_tx(void *opaque, uint8_t byte)
 
 static const struct serial_ops com1_ops = { .tx = com1_tx, .irq = com1_irq };
 
+/* The PCI bus and kick's virtio devices on it, their BARs placed. */
+static int build_pci(struct machine *m)
+{
+    const struct run_config *cfg = m->cfg;
+    char err[ERR_LEN];
+    int r;
+    gmem_init(&m->mem);
+    if ((r = gmem_add(&m->mem, 0, m->vm.low_size, m->vm.host)) < 0 ||
+        (m->vm.high_size &&
+         (r = gmem_add(&m->mem, KVM_VM_HIGH_START, m->vm.high_size,
+                       m->vm.host + m->vm.low_size)) < 0)) {
+        fprintf(stderr, "kick run: guest memory map: %s\n", strerror(-r));
+        return r;
+    }
+    uint64_t ram_end = m->vm.high_size ? KVM_VM_HIGH_START + m->vm.high_size : m->vm.low_size;
+    if ((r = pci_host_init(&m->bus, &m->pio, &m->mmio, ram_end)) < 0) {
+        fprintf(stderr, "kick run: cannot set up the PCI host bridge: %s\n", strerror(-r));
+        return r;
+    }
+    m->env = (struct vslot_env){
+        .vm = &m->vm, .bus = &m->bus, .mem = &m->mem, .stop = &m->stop,
+        .mode = cfg->transport, .ioeventfd = !cfg->no_ioeventfd,
+    };
+    m->slot = calloc(1 + RUN_MAX_DISKS, sizeof *m->slot);
+    if (!m->slot) {
+        fprintf(stderr, "kick run: out of memory\n");
+        return -ENOMEM;
+    }
+    for (unsigned i = 0; i < cfg->ndisks; i++) {
+        const struct run_disk *d = &cfg->disks[i];
+        struct vslot_disk disk = { .path = d->path, .serial = d->serial, .read_only = d->read_only };
+        r = vslot_create(&m->slot[m->nslot], &m->env, VSLOT_BLK, &disk, err, sizeof err);
+        m->nslot++;
+        if (r < 0) {
+            fprintf(stderr, "kick run: --disk path=%s: %s\n", d->path, err);
+            return r;
+        }
+    }
+    if (cfg->rng) {
+        r = vslot_create(&m->slot[m->nslot], &m->env, VSLOT_RNG, NULL, err, sizeof err);
+        m->nslot++;
+        if (r < 0) {
+            fprintf(stderr, "kick run: --rng: %s\n", err);
+            return r;
+        }
+    }
+    if ((r = pci_host_place_bars(&m->bus)) < 0) {
+        fprintf(stderr, "kick run: PCI BARs do not fit their windows: %s\n", strerror(-r));
+        return r;
+    }
+    return 0;
+}
+
+/* The MP table: CPUs, the IOAPIC and the INTx wiring of every PCI slot. */
+static int build_mptable(struct machine *m)
+{
+    struct mptable_pci_irq irqs[PCI_HOST_SLOTS];
+    unsigned n = 0;
+    for (unsigned s = 1; s < m->bus.nslots; s++) {
+        unsigned pin = pci_cfg_read_val(m->bus.slot[s], PCI_INTERRUPT_PIN, 1);
+        if (pin >= 1 && pin <= 4)
+            irqs[n++] = (struct mptable_pci_irq){ (uint8_t)s, (uint8_t)pin,
+                                                  (uint8_t)pci_host_intx_gsi(s, pin) };
+    }
+    struct mptable_config mc = { .cpus = m->cfg->cpus, .pci = irqs, .npci = n };
+    size_t size = mptable_size(&mc);
+    void *at = kvm_vm_gpa(&m->vm, MPTABLE_ADDR, size);
+    long r = at ? mptable_write(&mc, MPTABLE_ADDR, at, size) : -ENOSPC;
+    if (r < 0) {
+        fprintf(stderr, "kick run: cannot write the MP table: %s\n", strerror((int)-r));
+        return (int)r;
+    }
+    return 0;
+}
+
 static int build(struct machine *m)
 {
     const struct run_config *cfg = m->cfg;
@@ -187,15 +271,27 @@ static int build(struct machine *m)
         fprintf(stderr, "kick run: cannot set up port I/O: %s\n", strerror(-r));
         return r;
     }
-    if ((r = kvm_vcpu_create(&m->cpu, &m->vm, 0, cfg->cpus, lay.entry, lay.zero_page, err,
-                             sizeof err)) < 0) {
-        fprintf(stderr, "kick run: %s\n", err);
+    if ((r = build_pci(m)) < 0 || (r = build_mptable(m)) < 0)
         return r;
+    m->cpu = calloc(cfg->cpus, sizeof *m->cpu);
+    m->loop = calloc(cfg->cpus, sizeof *m->loop);
+    if (!m->cpu || !m->loop) {
+        fprintf(stderr, "kick run: out of memory\n");
+        return -ENOMEM;
     }
-    m->loop = (struct vcpu_loop){
-        .cpu = &m->cpu, .pio = &m->pio, .mmio = &m->mmio, .stop = &m->stop,
-        .verbose = cfg->verbose,
-    };
+    /* The APs wait for INIT/SIPI in KVM's local APIC; the MP table tells
+     * Linux they are there. */
+    for (; m->ncpu < cfg->cpus; m->ncpu++) {
+        if ((r = kvm_vcpu_create(&m->cpu[m->ncpu], &m->vm, m->ncpu, cfg->cpus, lay.entry,
+                                 lay.zero_page, err, sizeof err)) < 0) {
+            fprintf(stderr, "kick run: --cpus %u: %s\n", cfg->cpus, err);
+            return r;
+        }
+        m->loop[m->ncpu] = (struct vcpu_loop){
+            .cpu = &m->cpu[m->ncpu], .pio = &m->pio, .mmio = &m->mmio, .stop = &m->stop,
+            .verbose = cfg->verbose,
+        };
+    }
     return 0;
 }
 
@@ -233,6 +329,77 @@ static void wait_for_stop(struct machine *m, int sig_fd)
     }
 }
 
+/* kB of "Key:" in a /proc/self status-like file, summed over mappings whose
+ * header line contains `only` (NULL: every line). */
+static unsigned long proc_kb(const char *file, const char *key, const char *only)
+{
+    FILE *f = fopen(file, "re");
+    if (!f)
+        return 0;
+    char line[512];
+    unsigned long total = 0, kb;
+    bool in = only == NULL;
+    size_t klen = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (only && strchr(line, '-') && strchr(line, ' ') > strchr(line, '-'))
+            in = strstr(line, only) != NULL; /* a mapping's header line */
+        if (in && !strncmp(line, key, klen) && sscanf(line + klen, "%lu", &kb) == 1)
+            total += kb;
+    }
+    fclose(f);
+    return total;
+}
+
+static const char *slot_name(const struct virtio_slot *s)
+{
+    return s->kind == VSLOT_BLK ? "virtio-blk" : "virtio-rng";
+}
+
+/* --verbose statistics: exits (all vCPUs), per-device traffic. */
+static void report(struct machine *m, double setup_s, double ran_s)
+{
+    uint64_t exits = 0, pio = 0, mmio = 0;
+    for (unsigned i = 0; i < m->ncpu; i++) {
+        exits += m->loop[i].exits;
+        pio += m->loop[i].pio_exits;
+        mmio += m->loop[i].mmio_exits;
+        for (unsigned p = 0; i && p < 65536; p++)
+            m->loop[0].port_exits[p] += m->loop[i].port_exits[p];
+    }
+    fprintf(stderr,
+            "kick: setup %.3f s, guest ran %.3f s, %u vCPU(s), %llu vCPU exits (%llu port I/O, "
+            "%llu MMIO)\n",
+            setup_s, ran_s, m->ncpu, (unsigned long long)exits, (unsigned long long)pio,
+            (unsigned long long)mmio);
+    char top[160];
+    vcpu_loop_top_ports(&m->loop[0], 6, top, sizeof top);
+    fprintf(stderr, "kick: port I/O exits by port: %s\n", top[0] ? top : "none");
+    /* what kick itself holds, guest RAM apart (the guest touched that) */
+    unsigned long rss = proc_kb("/proc/self/status", "VmRSS:", NULL);
+    unsigned long hwm = proc_kb("/proc/self/status", "VmHWM:", NULL);
+    unsigned long ram = proc_kb("/proc/self/smaps", "Rss:", "kick-guest-ram");
+    fprintf(stderr, "kick: memory: VmRSS %lu kB (peak %lu kB), guest RAM resident %lu kB, "
+            "kick beyond guest RAM %lu kB\n", rss, hwm, ram, rss > ram ? rss - ram : 0);
+    for (unsigned i = 0; i < m->nslot; i++) {
+        struct virtio_slot *s = &m->slot[i];
+        fprintf(stderr,
+                "kick: 00:%02x.0 %s: %llu BAR exits, %llu queue kicks by ioeventfd, %llu MSIs, "
+                "%llu INTx raises, %llu ioeventfd errors",
+                s->slot, slot_name(s), (unsigned long long)m->bus.bar_exits[s->slot],
+                (unsigned long long)s->fd_kicks, (unsigned long long)s->msis,
+                (unsigned long long)s->intx_raises, (unsigned long long)s->ioeventfd_errors);
+        if (s->kind == VSLOT_BLK)
+            fprintf(stderr, ", %llu requests (%llu bytes read, %llu written)",
+                    (unsigned long long)s->blk->stats.requests,
+                    (unsigned long long)s->blk->stats.read_bytes,
+                    (unsigned long long)s->blk->stats.write_bytes);
+        else
+            fprintf(stderr, ", %llu requests, %llu bytes", (unsigned long long)s->rng.requests,
+                    (unsigned long long)s->rng.bytes);
+        fputc('\n', stderr);
+    }
+}
+
 int run_vm(const struct run_config *cfg)
 {
     double t0 = now_s();
@@ -243,7 +410,6 @@ int run_vm(const struct run_config *cfg)
     }
     m->cfg = cfg;
     m->vm = (struct kvm_vm){ .kvm_fd = -1, .vm_fd = -1, .mem_fd = -1 };
-    m->cpu.fd = -1;
     int status = 1;
     if (run_stop_init(&m->stop) < 0) {
         fprintf(stderr, "kick run: eventfd: %s\n", strerror(errno));
@@ -268,16 +434,24 @@ int run_vm(const struct run_config *cfg)
     signal(SIGPIPE, SIG_IGN);
     console_stdio_open(&m->console, STDIN_FILENO, STDOUT_FILENO);
     double t_start = now_s();
-    int r = vcpu_loop_start(&m->loop);
-    if (r < 0) {
-        console_stdio_close(&m->console);
-        fprintf(stderr, "kick run: cannot start the vCPU thread: %s\n", strerror(-r));
-        close(sig_fd);
-        goto out;
-    }
-    wait_for_stop(m, sig_fd);
-    vcpu_loop_kick(&m->loop);
-    vcpu_loop_join(&m->loop);
+    int r = 0;
+    for (unsigned i = 0; i < m->nslot && r == 0; i++)
+        if ((r = vslot_start(&m->slot[i])) < 0)
+            fprintf(stderr, "kick run: cannot start a device thread: %s\n", strerror(-r));
+    for (unsigned i = 0; i < m->ncpu && r == 0; i++)
+        if ((r = vcpu_loop_start(&m->loop[i])) < 0)
+            fprintf(stderr, "kick run: cannot start vCPU thread %u: %s\n", i, strerror(-r));
+    if (r < 0)
+        run_stop_request(&m->stop, 1, false, "start failed");
+    else
+        wait_for_stop(m, sig_fd);
+    for (unsigned i = 0; i < m->ncpu; i++)
+        vcpu_loop_kick(&m->loop[i]);
+    for (unsigned i = 0; i < m->ncpu; i++)
+        vcpu_loop_join(&m->loop[i]);
+    /* no vCPU runs now: the devices can stop without a kick arriving */
+    for (unsigned i = 0; i < m->nslot; i++)
+        vslot_stop(&m->slot[i]);
     console_stdio_close(&m->console);
     close(sig_fd);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
@@ -287,19 +461,14 @@ int run_vm(const struct run_config *cfg)
         fprintf(stderr, "kick run: %s\n", m->stop.why);
     else if (cfg->verbose)
         fprintf(stderr, "kick: %s, exit status %d\n", m->stop.why, status);
-    if (cfg->verbose) {
-        double t1 = now_s();
-        fprintf(stderr,
-                "kick: setup %.3f s, guest ran %.3f s, %llu vCPU exits (%llu port I/O, "
-                "%llu MMIO)\n",
-                t_start - t0, t1 - t_start, (unsigned long long)m->loop.exits,
-                (unsigned long long)m->loop.pio_exits, (unsigned long long)m->loop.mmio_exits);
-        char top[160];
-        vcpu_loop_top_ports(&m->loop, 6, top, sizeof top);
-        fprintf(stderr, "kick: port I/O exits by port: %s\n", top[0] ? top : "none");
-    }
+    if (cfg->verbose)
+        report(m, t_start - t0, now_s() - t_start);
 out:
-    kvm_vcpu_destroy(&m->cpu);
+    for (unsigned i = 0; m->slot && i < m->nslot; i++)
+        vslot_destroy(&m->slot[i]);
+    for (unsigned i = 0; i < m->ncpu; i++)
+        kvm_vcpu_destroy(&m->cpu[i]);
+    pci_host_destroy(&m->bus);
     kvm_vm_destroy(&m->vm);
     if (m->com1_ready)
         serial_destroy(&m->com1);
@@ -307,6 +476,9 @@ out:
 out_free:
     free(m->kernel);
     free(m->initrd);
+    free(m->slot);
+    free(m->cpu);
+    free(m->loop);
     free(m);
     return status;
 }

@@ -8,10 +8,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "virtio/vpci.h"
+
 #define RUN_DEFAULT_MEMORY (512ull << 20)
 #define RUN_MIN_MEMORY     (32ull << 20)
 #define RUN_MAX_MEMORY     (1ull << 40)
 #define RUN_DEFAULT_CMDLINE "console=ttyS0"
+#define RUN_MAX_CPUS 64
+#define RUN_MAX_DISKS 8
+
+struct run_disk {
+    const char *path;
+    const char *serial;   /* NULL: none */
+    bool read_only;
+    char *spec;           /* the parsed --disk value, owned (path and serial point in) */
+};
 
 struct run_config {
     const char *kernel;   /* bzImage path, required */
@@ -19,8 +30,13 @@ struct run_config {
     const char *cmdline;  /* NULL: RUN_DEFAULT_CMDLINE */
     uint64_t memory;      /* bytes, page-aligned, RUN_MIN_MEMORY..RUN_MAX_MEMORY */
     const char *memory_arg; /* as the user wrote it, for messages */
-    unsigned cpus;        /* 1 for now */
+    unsigned cpus;        /* 1..RUN_MAX_CPUS */
     bool verbose;
+    bool rng;             /* a virtio-rng device */
+    struct run_disk disks[RUN_MAX_DISKS];
+    unsigned ndisks;
+    enum vpci_mode transport; /* of every virtio device */
+    bool no_ioeventfd;    /* every queue kick exits to kick (for comparisons) */
 };
 
 /* Returns kick's exit status: the guest's (0 after a reset, or what it wrote
