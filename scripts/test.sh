@@ -50,17 +50,27 @@ else
 fi
 
 # End to end, Linux as the judge: `kick run` boots the stock Debian kernel inside the nested
-# KVM host (QEMU TCG with kvm-amd; this machine's own /dev/kvm cannot boot it) and the guest's
-# init must report its verdict. About 25 s once the images are cached.
-echo "== end to end: kick run boots Debian's kernel in the nested KVM host"
-if [ -x build/vmm/kick ] && tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \
-        >build/nested-e2e.log 2>&1; then
-    grep -aE "^kick-in-nested:|^run-nested:" build/nested-e2e.log
-    passed=$((passed + 1))
-else
-    tail -40 build/nested-e2e.log 2>/dev/null; echo "nested e2e: FAILED"
-    failed=$((failed + 1))
-fi
+# KVM host (QEMU TCG with kvm-amd; this machine's own /dev/kvm cannot boot it). Linux's own
+# virtio_pci, virtio_blk and virtio-rng drivers must bind to kick's devices and move data; the
+# image is checked on the host side after kick exits. About 25 s a run once images are cached.
+e2e() { # name, then env and arguments for kick-in-nested.sh
+    local name=$1; shift
+    echo "== end to end ($name)"
+    if [ -x build/vmm/kick ] && env "$@" >"build/nested-$name.log" 2>&1; then
+        grep -aE "^kick-in-nested:|^run-nested:|KICK-VERDICT" "build/nested-$name.log"
+        passed=$((passed + 1))
+    else
+        tail -40 "build/nested-$name.log" 2>/dev/null; echo "nested e2e $name: FAILED"
+        failed=$((failed + 1))
+    fi
+}
+e2e modern-msix KICK_DISK_MB=16 KICK_DISK_CHECK=256 KICK_ARGS="--rng" \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \
+    kick.test=boot,pci,demo,blk kick.expect=2,4 kick.virtio_mode=modern kick.virtio_irq=msix
+e2e legacy-intx KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_ARGS="--rng" \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly pci=nomsi \
+    virtio_pci.force_legacy=1 kick.test=pci,demo,blk kick.expect=2,4 kick.blkcount=64 \
+    kick.virtio_mode=legacy kick.virtio_irq=intx
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
