@@ -89,33 +89,17 @@ static inline int fx_plug(struct blk_fx *fx, enum vpci_mode mode, bool force_leg
         return rc;
     fx->attached = true;
     struct vdrv_dev *d = &fn->drv;
-    if ((rc = vdrv_pci_probe(d, &fn->io, force_legacy)) < 0)
-        return rc;
-    vdrv_reset(d);
-    vdrv_add_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-    if ((rc = vdrv_negotiate(d, wanted)) < 0)
-        return rc;
-    if ((rc = vdrv_msix_enable(d, LOOPBACK_MSI_ADDR, LOOPBACK_MSI_DATA)) < 0 ||
-        (rc = vdrv_set_config_vector(d, 0)) < 0)
+    if ((rc = loopback_fn_driver_begin(fn, force_legacy, true, wanted)) < 0)
         return rc;
     for (unsigned q = 0; q < nq && q < FX_MAX_Q; q++) {
         struct vdrv_vq *vq = q ? &fx->vq[q] : &fn->vq;
         void **tok = q ? fx->tokens[q] : fn->tokens;
         uint16_t *cl = q ? fx->chain_len[q] : fn->chain_len;
-        int max = vdrv_queue_max(d, q);
-        if (max <= 0)
-            return max < 0 ? max : -ENOENT;
-        uint64_t pa;
-        void *mem = loopback_alloc(&fx->lb, vdrv_vq_mem_size((uint16_t)max, !d->modern), 4096, &pa);
-        if (!mem)
-            return -ENOMEM;
-        rc = vdrv_setup_queue(d, q, vq, (uint16_t)max, mem, pa, tok, cl, (uint16_t)(1 + q));
-        if (rc < 0)
+        if ((rc = loopback_fn_queue(fn, q, vq, 0, tok, cl, (uint16_t)(1 + q))) < 0)
             return rc;
     }
-    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER_OK);
-    if (vdrv_get_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET)
-        return -EIO;
+    if ((rc = loopback_fn_driver_ok(fn)) < 0)
+        return rc;
     vdrv_blk_init(&fx->drv, d, &fn->vq, 0, fx->scratch, fx->scratch_pa, fx_idle, &fx->blk);
     return 0;
 }

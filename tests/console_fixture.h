@@ -117,12 +117,7 @@ static inline int fx_plug(struct con_fx *fx, enum vpci_mode mode, bool force_leg
     if (rc < 0)
         return rc;
     struct vdrv_dev *d = &fx->fn.drv;
-    vdrv_reset(d);
-    vdrv_add_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-    if ((rc = vdrv_negotiate(d, wanted)) < 0)
-        return rc;
-    if ((rc = vdrv_msix_enable(d, LOOPBACK_MSI_ADDR, LOOPBACK_MSI_DATA)) < 0 ||
-        (rc = vdrv_set_config_vector(d, 0)) < 0)
+    if ((rc = loopback_fn_driver_begin(&fx->fn, force_legacy, true, wanted)) < 0)
         return rc;
     bool multiport = (d->features >> VIRTIO_CONSOLE_F_MULTIPORT) & 1;
     uint32_t nports = 1;
@@ -131,22 +126,12 @@ static inline int fx_plug(struct con_fx *fx, enum vpci_mode mode, bool force_leg
     if (nports == 0 || nports > CONSOLE_MAX_PORTS)
         return -EPROTO;
     fx->nq = multiport ? 2 + 2 * nports : 2;
-    for (unsigned q = 0; q < fx->nq; q++) {
-        int max = vdrv_queue_max(d, q);
-        if (max <= 0)
-            return max < 0 ? max : -ENOENT;
-        uint64_t pa;
-        void *mem = loopback_alloc(&fx->lb, vdrv_vq_mem_size((uint16_t)max, !d->modern), 4096, &pa);
-        if (!mem)
-            return -ENOMEM;
-        rc = vdrv_setup_queue(d, q, &fx->vq[q], (uint16_t)max, mem, pa, fx->tokens[q],
-                              fx->chain_len[q], (uint16_t)(1 + q));
-        if (rc < 0)
+    for (unsigned q = 0; q < fx->nq; q++)
+        if ((rc = loopback_fn_queue(&fx->fn, q, &fx->vq[q], 0, fx->tokens[q], fx->chain_len[q],
+                                    (uint16_t)(1 + q))) < 0)
             return rc;
-    }
-    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER_OK);
-    if (vdrv_get_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET)
-        return -EIO;
+    if ((rc = loopback_fn_driver_ok(&fx->fn)) < 0)
+        return rc;
     vdrv_console_init(&fx->drv, d, fx->scratch, fx->scratch_pa, fx_idle, &fx->con);
     fx->drv.poll_limit = 20000;
     for (unsigned p = 0; p < nports; p++)

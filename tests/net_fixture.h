@@ -115,14 +115,7 @@ static inline int nfx_plug(struct net_fx *fx, enum vpci_mode mode, bool force_le
         return rc;
     fx->attached = true;
     struct vdrv_dev *d = &fn->drv;
-    if ((rc = vdrv_pci_probe(d, &fn->io, force_legacy)) < 0)
-        return rc;
-    vdrv_reset(d);
-    vdrv_add_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-    if ((rc = vdrv_negotiate(d, wanted)) < 0)
-        return rc;
-    if ((rc = vdrv_msix_enable(d, LOOPBACK_MSI_ADDR, LOOPBACK_MSI_DATA)) < 0 ||
-        (rc = vdrv_set_config_vector(d, 0)) < 0)
+    if ((rc = loopback_fn_driver_begin(fn, force_legacy, true, wanted)) < 0)
         return rc;
     bool mq = d->features & (1ull << VIRTIO_NET_F_MQ);
     unsigned pairs = mq ? fx->net.max_pairs : 1;
@@ -131,23 +124,12 @@ static inline int nfx_plug(struct net_fx *fx, enum vpci_mode mode, bool force_le
         fx->ctrl_q = fx->nq++;
     if (fx->nq > NFX_QMAX)
         return -E2BIG;
-    for (unsigned q = 0; q < fx->nq; q++) {
-        int max = vdrv_queue_max(d, q);
-        if (max <= 0)
-            return max < 0 ? max : -ENOENT;
-        uint16_t size = (!d->modern || !qsize || qsize > max) ? (uint16_t)max : qsize;
-        uint64_t pa;
-        void *mem = loopback_alloc(&fx->lb, vdrv_vq_mem_size(size, !d->modern), 4096, &pa);
-        if (!mem)
-            return -ENOMEM;
-        rc = vdrv_setup_queue(d, q, &fx->vq[q], size, mem, pa, fx->tokens[q], fx->chain_len[q],
-                              (uint16_t)(1 + q));
-        if (rc < 0)
+    for (unsigned q = 0; q < fx->nq; q++)
+        if ((rc = loopback_fn_queue(fn, q, &fx->vq[q], qsize, fx->tokens[q], fx->chain_len[q],
+                                    (uint16_t)(1 + q))) < 0)
             return rc;
-    }
-    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER_OK);
-    if (vdrv_get_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET)
-        return -EIO;
+    if ((rc = loopback_fn_driver_ok(fn)) < 0)
+        return rc;
     vdrv_net_init(&fx->drv, d, &fx->vq[0], 0, &fx->vq[1], 1, fx->scratch, fx->scratch_pa,
                   nfx_idle, fx);
     if (fx->ctrl_q != ~0u)

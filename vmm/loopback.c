@@ -154,8 +154,8 @@ void loopback_fn_detach(struct loopback_fn *fn)
     vpci_destroy(&fn->t);
 }
 
-int loopback_fn_driver_up(struct loopback_fn *fn, bool force_legacy, bool use_msix,
-                          uint64_t wanted, uint16_t qsize)
+int loopback_fn_driver_begin(struct loopback_fn *fn, bool force_legacy, bool use_msix,
+                             uint64_t wanted)
 {
     struct vdrv_dev *d = &fn->drv;
     int rc = vdrv_pci_probe(d, &fn->io, force_legacy);
@@ -164,35 +164,43 @@ int loopback_fn_driver_up(struct loopback_fn *fn, bool force_legacy, bool use_ms
     vdrv_reset(d);
     vdrv_add_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
     rc = vdrv_negotiate(d, wanted);
-    if (rc < 0)
+    if (rc < 0 || !use_msix)
         return rc;
-    uint16_t vector = VIRTIO_MSI_NO_VECTOR;
-    if (use_msix) {
-        rc = vdrv_msix_enable(d, LOOPBACK_MSI_ADDR, LOOPBACK_MSI_DATA);
-        if (rc < 0)
-            return rc;
-        rc = vdrv_set_config_vector(d, 0);
-        if (rc < 0)
-            return rc;
-        vector = 1;
-    }
-    int max = vdrv_queue_max(d, 0);
+    rc = vdrv_msix_enable(d, LOOPBACK_MSI_ADDR, LOOPBACK_MSI_DATA);
+    return rc < 0 ? rc : vdrv_set_config_vector(d, 0);
+}
+
+int loopback_fn_queue(struct loopback_fn *fn, unsigned q, struct vdrv_vq *vq, uint16_t want,
+                      void **tokens, uint16_t *chain_len, uint16_t vector)
+{
+    struct vdrv_dev *d = &fn->drv;
+    int max = vdrv_queue_max(d, q);
     if (max <= 0)
         return max < 0 ? max : -ENOENT;
-    uint16_t size = (!d->modern || max < qsize) ? (uint16_t)max : qsize;
+    uint16_t size = (!d->modern || !want || max < want) ? (uint16_t)max : want;
     if (size > 1024)
         return -E2BIG;
     uint64_t pa;
     void *mem = loopback_alloc(fn->lb, vdrv_vq_mem_size(size, !d->modern), 4096, &pa);
     if (!mem)
         return -ENOMEM;
-    rc = vdrv_setup_queue(d, 0, &fn->vq, size, mem, pa, fn->tokens, fn->chain_len, vector);
-    if (rc < 0)
-        return rc;
-    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER_OK);
-    if (vdrv_get_status(d) & VIRTIO_CONFIG_S_NEEDS_RESET)
-        return -EIO;
-    return 0;
+    return vdrv_setup_queue(d, q, vq, size, mem, pa, tokens, chain_len, vector);
+}
+
+int loopback_fn_driver_ok(struct loopback_fn *fn)
+{
+    vdrv_add_status(&fn->drv, VIRTIO_CONFIG_S_DRIVER_OK);
+    return (vdrv_get_status(&fn->drv) & VIRTIO_CONFIG_S_NEEDS_RESET) ? -EIO : 0;
+}
+
+int loopback_fn_driver_up(struct loopback_fn *fn, bool force_legacy, bool use_msix,
+                          uint64_t wanted, uint16_t qsize)
+{
+    int rc = loopback_fn_driver_begin(fn, force_legacy, use_msix, wanted);
+    if (rc == 0)
+        rc = loopback_fn_queue(fn, 0, &fn->vq, qsize, fn->tokens, fn->chain_len,
+                               use_msix ? 1 : VIRTIO_MSI_NO_VECTOR);
+    return rc < 0 ? rc : loopback_fn_driver_ok(fn);
 }
 
 int loopback_fn_roundtrip(struct loopback_fn *fn, const struct vdrv_sg *sg, unsigned nout,

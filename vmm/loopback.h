@@ -59,6 +59,21 @@ int loopback_fn_attach(struct loopback_fn *fn, struct loopback *lb, struct virti
                        enum vpci_mode mode, unsigned msix_vectors);
 void loopback_fn_detach(struct loopback_fn *fn);
 
+/* Bring-up in steps, for devices with several queues:
+ * begin: probe (optionally forcing legacy), reset, ACKNOWLEDGE|DRIVER,
+ *        negotiate `wanted`, and with use_msix enable MSI-X with the config
+ *        on vector 0;
+ * queue: set up queue q with up to `want` entries (0, or a legacy device:
+ *        the device's size) in fresh loopback memory, on MSI-X vector
+ *        `vector` (VIRTIO_MSI_NO_VECTOR without MSI-X); tokens and chain_len
+ *        hold 1024 entries;
+ * ok:    DRIVER_OK, and -EIO if the device then reports NEEDS_RESET. */
+int loopback_fn_driver_begin(struct loopback_fn *fn, bool force_legacy, bool use_msix,
+                             uint64_t wanted);
+int loopback_fn_queue(struct loopback_fn *fn, unsigned q, struct vdrv_vq *vq, uint16_t want,
+                      void **tokens, uint16_t *chain_len, uint16_t vector);
+int loopback_fn_driver_ok(struct loopback_fn *fn);
+
 /* The driver's side of bring-up for a one-queue device: probe (optionally
  * forcing legacy), reset, ACKNOWLEDGE|DRIVER, negotiate `wanted`, MSI-X on
  * or off, queue 0 with up to qsize entries, DRIVER_OK. 0 or negative errno. */
