@@ -71,6 +71,10 @@ e2e legacy-intx KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_ARGS="--rng" \
     tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly pci=nomsi \
     virtio_pci.force_legacy=1 kick.test=pci,demo,blk kick.expect=2,4 kick.blkcount=64 \
     kick.virtio_mode=legacy kick.virtio_irq=intx
+# A rough guest: devices reset mid-I/O (driver unbind/bind) and drivers reloaded, five rounds.
+e2e reset KICK_DISK_MB=16 KICK_ARGS="--rng" \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \
+    kick.test=reset,blk,demo kick.expect=2,4 kick.blkcount=64
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
