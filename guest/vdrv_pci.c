@@ -265,6 +265,18 @@ uint64_t vdrv_device_features(struct vdrv_dev *d)
 
 int vdrv_negotiate(struct vdrv_dev *d, uint64_t wanted)
 {
+    return vdrv_negotiate_ring(d, wanted, false);
+}
+
+bool vdrv_ring_packed(const struct vdrv_dev *d)
+{
+    return d->modern && (d->features & (1ull << VIRTIO_F_RING_PACKED));
+}
+
+int vdrv_negotiate_ring(struct vdrv_dev *d, uint64_t wanted, bool packed)
+{
+    if (!packed)
+        wanted &= ~(1ull << VIRTIO_F_RING_PACKED);
     uint64_t features = vdrv_device_features(d) & wanted;
 
     if (!d->modern) {
@@ -367,6 +379,26 @@ static void write_addr(struct vdrv_dev *d, uint64_t lo_off, uint64_t addr)
     reg_wr(d, &d->common, lo_off + 4, (uint32_t)(addr >> 32), 4);
 }
 
+static int check_notify_off(struct vdrv_dev *d, uint64_t *noff)
+{
+    *noff = reg_rd(d, &d->common, VIRTIO_PCI_COMMON_Q_NOFF, 2);
+    if (*noff * d->notify_mult + 2 > d->notify.len)
+        return -EIO; /* the device points its doorbell outside its own cap */
+    return 0;
+}
+
+/* Everything after the ring addresses: vector (checked), doorbell, enable. */
+static int finish_modern(struct vdrv_dev *d, unsigned q, uint64_t noff, uint16_t vector)
+{
+    reg_wr(d, &d->common, VIRTIO_PCI_COMMON_Q_MSIX, vector, 2);
+    if ((uint16_t)reg_rd(d, &d->common, VIRTIO_PCI_COMMON_Q_MSIX, 2) != vector)
+        return -EIO;
+    if (q < VDRV_NOTIFY_CACHE)
+        d->queue_notify_off[q] = (uint16_t)noff;
+    reg_wr(d, &d->common, VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+    return 0;
+}
+
 static int setup_modern(struct vdrv_dev *d, unsigned q, struct vdrv_vq *vq, unsigned max,
                         uint16_t want_size, void *mem, uint64_t mem_pa, void **tokens,
                         uint16_t *chain_len, uint16_t vector)
@@ -379,10 +411,10 @@ static int setup_modern(struct vdrv_dev *d, unsigned q, struct vdrv_vq *vq, unsi
     if ((mem_pa | (uintptr_t)mem) & (VRING_DESC_ALIGN_SIZE - 1))
         return -EINVAL;
 
-    uint64_t noff = reg_rd(d, &d->common, VIRTIO_PCI_COMMON_Q_NOFF, 2);
-    uint64_t where = noff * d->notify_mult;
-    if (where + 2 > d->notify.len)
-        return -EIO; /* the device points its doorbell outside its own cap */
+    uint64_t noff;
+    int rc = check_notify_off(d, &noff);
+    if (rc)
+        return rc;
 
     bool event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
     vdrv_vq_init(vq, (uint16_t)size, mem, mem_pa, tokens, chain_len, false, event_idx);
@@ -390,13 +422,40 @@ static int setup_modern(struct vdrv_dev *d, unsigned q, struct vdrv_vq *vq, unsi
     write_addr(d, VIRTIO_PCI_COMMON_Q_DESCLO, vq->desc_pa);
     write_addr(d, VIRTIO_PCI_COMMON_Q_AVAILLO, vq->avail_pa);
     write_addr(d, VIRTIO_PCI_COMMON_Q_USEDLO, vq->used_pa);
-    reg_wr(d, &d->common, VIRTIO_PCI_COMMON_Q_MSIX, vector, 2);
-    if ((uint16_t)reg_rd(d, &d->common, VIRTIO_PCI_COMMON_Q_MSIX, 2) != vector)
-        return -EIO;
-    if (q < VDRV_NOTIFY_CACHE)
-        d->queue_notify_off[q] = (uint16_t)noff;
-    reg_wr(d, &d->common, VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
-    return 0;
+    return finish_modern(d, q, noff, vector);
+}
+
+int vdrv_setup_queue_packed(struct vdrv_dev *d, unsigned q, struct vdrv_pvq *pvq,
+                            uint16_t want_size, void *mem, uint64_t mem_pa,
+                            struct vdrv_pvq_id *ids, uint16_t vector)
+{
+    /* Only the modern interface has the three address registers, and a
+     * device that did not accept RING_PACKED reads them as a split ring. */
+    if (!vdrv_ring_packed(d) || want_size == 0)
+        return -EINVAL;
+    /* The descriptor ring needs 16 bytes; the event areas follow it at
+     * multiples of 16 and need 4. */
+    if ((mem_pa | (uintptr_t)mem) & (VRING_DESC_ALIGN_SIZE - 1))
+        return -EINVAL;
+    int max = vdrv_queue_max(d, q); /* also selects q */
+    if (max < 0)
+        return max;
+    unsigned size = (unsigned)max < want_size ? (unsigned)max : want_size;
+    if (size > MAX_QUEUE_SIZE)
+        size = MAX_QUEUE_SIZE; /* packed rings hold at most 2^15 entries */
+
+    uint64_t noff;
+    int rc = check_notify_off(d, &noff);
+    if (rc)
+        return rc;
+    bool event_idx = d->features & (1ull << VIRTIO_RING_F_EVENT_IDX);
+    bool in_order = d->features & (1ull << VIRTIO_F_IN_ORDER);
+    vdrv_pvq_init(pvq, (uint16_t)size, mem, mem_pa, ids, event_idx, in_order);
+    reg_wr(d, &d->common, VIRTIO_PCI_COMMON_Q_SIZE, size, 2);
+    write_addr(d, VIRTIO_PCI_COMMON_Q_DESCLO, pvq->desc_pa);
+    write_addr(d, VIRTIO_PCI_COMMON_Q_AVAILLO, pvq->driver_pa);
+    write_addr(d, VIRTIO_PCI_COMMON_Q_USEDLO, pvq->device_pa);
+    return finish_modern(d, q, noff, vector);
 }
 
 static int setup_legacy(struct vdrv_dev *d, struct vdrv_vq *vq, unsigned max, uint16_t want_size,
@@ -432,7 +491,8 @@ int vdrv_setup_queue(struct vdrv_dev *d, unsigned q, struct vdrv_vq *vq, uint16_
                      void *mem, uint64_t mem_pa, void **tokens, uint16_t *chain_len,
                      uint16_t vector)
 {
-    if (want_size == 0)
+    /* A device that accepted RING_PACKED would read this ring as packed. */
+    if (want_size == 0 || vdrv_ring_packed(d))
         return -EINVAL;
     int max = vdrv_queue_max(d, q); /* also selects q */
     if (max < 0)

@@ -63,6 +63,15 @@ void vdrv_add_status(struct vdrv_dev *d, uint8_t bits);
 uint64_t vdrv_device_features(struct vdrv_dev *d);
 int vdrv_negotiate(struct vdrv_dev *d, uint64_t wanted);
 
+/* vdrv_negotiate never accepts VIRTIO_F_RING_PACKED, so a caller wanting
+ * "everything" (~0) keeps the split ring it sets up with vdrv_setup_queue.
+ * vdrv_negotiate_ring lets a driver that can run either layout choose:
+ * packed true accepts RING_PACKED when wanted has it and the device offers
+ * it (never on legacy, whose feature word has no bit 34); vdrv_ring_packed()
+ * then says which layout the queues must use. */
+int vdrv_negotiate_ring(struct vdrv_dev *d, uint64_t wanted, bool packed);
+bool vdrv_ring_packed(const struct vdrv_dev *d);
+
 /* Enable MSI-X in the function (all vectors unmasked, given addresses/data);
  * and program the config vector. -ENODEV without MSI-X. */
 int vdrv_msix_enable(struct vdrv_dev *d, uint64_t msg_addr, uint32_t msg_data_base);
@@ -76,6 +85,16 @@ int vdrv_queue_max(struct vdrv_dev *d, unsigned q);
 int vdrv_setup_queue(struct vdrv_dev *d, unsigned q, struct vdrv_vq *vq, uint16_t want_size,
                      void *mem, uint64_t mem_pa, void **tokens, uint16_t *chain_len,
                      uint16_t vector);
+/* The same for a packed queue (modern interface, RING_PACKED negotiated,
+ * else -EINVAL): size min(max, want_size), any value (no power-of-two
+ * rounding); mem / mem_pa 16-byte aligned, zeroed, vdrv_pvq_mem_size(want_size)
+ * bytes; ids holds want_size entries. The three address registers get the
+ * descriptor ring, the driver event suppression area and the device event
+ * suppression area. Event idx and in-order follow the negotiated features.
+ * vdrv_setup_queue refuses (-EINVAL) once RING_PACKED is negotiated. */
+int vdrv_setup_queue_packed(struct vdrv_dev *d, unsigned q, struct vdrv_pvq *pvq,
+                            uint16_t want_size, void *mem, uint64_t mem_pa,
+                            struct vdrv_pvq_id *ids, uint16_t vector);
 /* Kick queue q. */
 void vdrv_notify(struct vdrv_dev *d, unsigned q);
 /* Reads (and so clears) the ISR. */

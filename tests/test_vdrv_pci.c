@@ -352,6 +352,150 @@ static void test_queue_setup_legacy(void **state)
     assert_int_equal(F.log[0].len, 2);
 }
 
+/* ---- packed queues ---- */
+
+static struct vdrv_pvq_id pk_ids[256];
+
+static unsigned pos_of(const struct access *a)
+{
+    return a ? (unsigned)(a - F.log) : ~0u;
+}
+
+static void test_negotiate_ring_choice(void **state)
+{
+    (void)state;
+    uint64_t packed = 1ull << VIRTIO_F_RING_PACKED;
+    /* "Everything" from vdrv_negotiate still means a split ring. */
+    probe_modern();
+    F.dev_features[0] = 1u << VIRTIO_RING_F_EVENT_IDX;
+    F.dev_features[1] = (uint32_t)(((1ull << VIRTIO_F_VERSION_1) | packed) >> 32);
+    assert_int_equal(vdrv_negotiate(&D, ~0ull), 0);
+    assert_false(F.drv_features[1] & (uint32_t)(packed >> 32));
+    assert_false(vdrv_ring_packed(&D));
+    /* Asked for and offered: accepted. */
+    assert_int_equal(vdrv_negotiate_ring(&D, ~0ull, true), 0);
+    assert_true(F.drv_features[1] & (uint32_t)(packed >> 32));
+    assert_true(vdrv_ring_packed(&D));
+    /* packed true is permission, not a demand: wanted must still hold it. */
+    assert_int_equal(vdrv_negotiate_ring(&D, ~packed, true), 0);
+    assert_false(vdrv_ring_packed(&D));
+    /* Not offered: split it is. */
+    F.dev_features[1] = (uint32_t)((1ull << VIRTIO_F_VERSION_1) >> 32);
+    assert_int_equal(vdrv_negotiate_ring(&D, ~0ull, true), 0);
+    assert_false(vdrv_ring_packed(&D));
+    /* Legacy has 32 feature bits, so bit 34 can never be offered there, even
+     * by a device offering every bit it has. */
+    probe_legacy(false);
+    F.dev_features[0] = ~0u;
+    assert_int_equal(vdrv_negotiate_ring(&D, ~0ull, true), 0);
+    assert_false(vdrv_ring_packed(&D));
+    struct vdrv_pvq pvq;
+    assert_int_equal(vdrv_setup_queue_packed(&D, 0, &pvq, 16, ring, 0x9000, pk_ids, 0), -EINVAL);
+}
+
+static void negotiate_packed(bool event_idx)
+{
+    probe_modern();
+    F.dev_features[0] = event_idx ? 1u << VIRTIO_RING_F_EVENT_IDX : 0;
+    F.dev_features[1] =
+        (uint32_t)(((1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_RING_PACKED)) >> 32);
+    assert_int_equal(vdrv_negotiate_ring(&D, ~0ull, true), 0);
+    assert_true(vdrv_ring_packed(&D));
+}
+
+static void test_queue_setup_packed(void **state)
+{
+    (void)state;
+    struct vdrv_pvq pvq;
+    struct vdrv_vq vq;
+    uint64_t pa = (uintptr_t)ring;
+
+    /* Without RING_PACKED negotiated: refused before touching the device. */
+    probe_modern();
+    F.dev_features[1] = (uint32_t)((1ull << VIRTIO_F_VERSION_1) >> 32);
+    assert_int_equal(vdrv_negotiate_ring(&D, ~0ull, true), 0);
+    F.nlog = 0;
+    assert_int_equal(vdrv_setup_queue_packed(&D, 0, &pvq, 16, ring, pa, pk_ids, 0), -EINVAL);
+    assert_int_equal(F.nlog, 0);
+
+    negotiate_packed(true);
+    /* The split setup would hand a packed device a split ring. */
+    F.nlog = 0;
+    assert_int_equal(vdrv_setup_queue(&D, 0, &vq, 16, ring, pa, tokens, chain_len, 0), -EINVAL);
+    assert_int_equal(F.nlog, 0);
+
+    /* Any size up to the maximum: 100 stays 100. */
+    F.qnoff[2] = 5;
+    F.nlog = 0;
+    assert_int_equal(vdrv_setup_queue_packed(&D, 2, &pvq, 100, ring, pa, pk_ids, 1), 0);
+    assert_int_equal(pvq.size, 100);
+    assert_int_equal(F.qsize[2], 100);
+    assert_true(pvq.event_idx);
+    assert_false(pvq.in_order);
+    /* Descriptor ring, then the driver's event area, then the device's. */
+    assert_int_equal(F.qaddr[2][0], pa);
+    assert_int_equal(F.qaddr[2][1], pa + 16 * 100);
+    assert_int_equal(F.qaddr[2][2], pa + 16 * 100 + 4);
+    assert_int_equal(F.qvec[2], 1);
+    assert_int_equal(F.qenable[2], 1);
+    /* Select, size, addresses, vector, enable: in that order, enable last. */
+    unsigned sel = pos_of(find(true, MBAR, VIRTIO_PCI_COMMON_Q_SELECT, 0));
+    unsigned size = pos_of(find(true, MBAR, VIRTIO_PCI_COMMON_Q_SIZE, 0));
+    unsigned desc_hi = pos_of(find(true, MBAR, VIRTIO_PCI_COMMON_Q_DESCHI, 0));
+    unsigned used_hi = pos_of(find(true, MBAR, VIRTIO_PCI_COMMON_Q_USEDHI, 0));
+    unsigned vec = pos_of(find(true, MBAR, VIRTIO_PCI_COMMON_Q_MSIX, 0));
+    assert_true(sel < size && size < desc_hi && desc_hi < used_hi && used_hi < vec);
+    assert_int_equal(pos_of(find(true, MBAR, VIRTIO_PCI_COMMON_Q_ENABLE, 0)), F.nlog - 1);
+
+    /* The registers name the areas the queue really uses: a buffer shows up
+     * at the descriptor address, and the device's word at the device address
+     * governs kicks. */
+    struct vdrv_sg sg = { 0x123000, 64 };
+    static char tok[2];
+    assert_int_equal(vdrv_pvq_add(&pvq, &sg, 0, 1, &tok[0]), 0);
+    const struct vring_packed_desc *desc = (const void *)(uintptr_t)F.qaddr[2][0];
+    assert_int_equal(desc[0].addr, 0x123000);
+    assert_true(desc[0].flags & (1u << VRING_PACKED_DESC_F_AVAIL));
+    struct vring_packed_desc_event *dev_ev = (void *)(uintptr_t)F.qaddr[2][2];
+    dev_ev->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+    assert_false(vdrv_pvq_kick_prepare(&pvq));
+    assert_int_equal(vdrv_pvq_add(&pvq, &sg, 0, 1, &tok[1]), 0);
+    dev_ev->flags = VRING_PACKED_EVENT_FLAG_ENABLE;
+    assert_true(vdrv_pvq_kick_prepare(&pvq));
+    const struct vring_packed_desc_event *drv_ev = (const void *)(uintptr_t)F.qaddr[2][1];
+    vdrv_pvq_disable_cb(&pvq);
+    assert_int_equal(drv_ev->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+
+    F.nlog = 0;
+    vdrv_notify(&D, 2);
+    assert_int_equal(F.nlog, 1);
+    assert_int_equal(F.log[0].off, NOTIFY_OFF + 5 * MULT);
+    assert_int_equal(F.log[0].val, 2);
+
+    /* A device maximum below the wish wins, odd or not; no event idx. */
+    negotiate_packed(false);
+    F.qsize[0] = 7;
+    assert_int_equal(vdrv_setup_queue_packed(&D, 0, &pvq, 64, ring, pa, pk_ids,
+                                             VIRTIO_MSI_NO_VECTOR), 0);
+    assert_int_equal(pvq.size, 7);
+    assert_int_equal(F.qsize[0], 7);
+    assert_false(pvq.event_idx);
+    assert_int_equal(F.qaddr[0][1], pa + 16 * 7);
+    /* Misaligned ring, no such queue, size 0, a refused vector, a doorbell
+     * outside the notify cap: errors, and the queue is never enabled. */
+    F.nlog = 0;
+    assert_int_equal(vdrv_setup_queue_packed(&D, 1, &pvq, 16, ring + 4, pa + 4, pk_ids, 0),
+                     -EINVAL);
+    assert_int_equal(vdrv_setup_queue_packed(&D, 1, &pvq, 0, ring, pa, pk_ids, 0), -EINVAL);
+    assert_int_equal(F.nlog, 0);
+    assert_int_equal(vdrv_setup_queue_packed(&D, NQ, &pvq, 16, ring, pa, pk_ids, 0), -ENOENT);
+    assert_int_equal(vdrv_setup_queue_packed(&D, 1, &pvq, 16, ring, pa, pk_ids, 9), -EIO);
+    assert_int_equal(F.qenable[1], 0);
+    F.qnoff[1] = 0x400;
+    assert_int_equal(vdrv_setup_queue_packed(&D, 1, &pvq, 16, ring, pa, pk_ids, 0), -EIO);
+    assert_int_equal(F.qenable[1], 0);
+}
+
 /* ---- MSI-X, legacy config shift ---- */
 
 static void test_msix_enable(void **state)
@@ -482,6 +626,8 @@ int main(void)
         cmocka_unit_test(test_negotiate_legacy),
         cmocka_unit_test(test_queue_setup_modern),
         cmocka_unit_test(test_queue_setup_legacy),
+        cmocka_unit_test(test_negotiate_ring_choice),
+        cmocka_unit_test(test_queue_setup_packed),
         cmocka_unit_test(test_msix_enable),
         cmocka_unit_test(test_legacy_config_shift),
         cmocka_unit_test(test_config_modern),

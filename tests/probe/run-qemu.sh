@@ -8,10 +8,13 @@
 #   tests/probe/run-qemu.sh [--no-build] [BUILD] [PROFILE...]
 #
 # BUILD is a meson build directory (default build); the image is built there
-# with ninja unless --no-build. PROFILEs: modern, transitional, legacy (each
-# runs its -msix and -intx variants), one variant such as legacy-intx,
-# highbar (a 2 GiB ivshmem BAR pushes the firmware to put 64-bit BARs above
-# 4 GiB), or all (the default: every one of them). Exit 0 only if every run passed. Logs: BUILD/probe-runs/.
+# with ninja unless --no-build. PROFILEs: modern, transitional, legacy,
+# packed (each runs its -msix and -intx variants), one variant such as
+# legacy-intx, highbar (a 2 GiB ivshmem BAR pushes the firmware to put 64-bit
+# BARs above 4 GiB), or all (the default: every one of them).
+# packed: modern devices with packed=on, driven over split queues and then
+# over packed ones; two rngs, one without EVENT_IDX and INDIRECT_DESC, so both
+# event suppression schemes are seen. Exit 0 only if every run passed. Logs: BUILD/probe-runs/.
 #
 # isa-debug-exit convention: the guest writes 0 when every rule passed (QEMU
 # exits 1) and 1 otherwise (QEMU exits 3); anything else is a crash/timeout.
@@ -36,9 +39,10 @@ image=$bdir/guest/probe/kick-probe
 variants=()
 for p in "${profiles[@]}"; do
     case $p in
-    all) variants+=(modern-msix modern-intx transitional-msix transitional-intx legacy-msix legacy-intx highbar) ;;
-    modern|transitional|legacy) variants+=("$p-msix" "$p-intx") ;;
-    modern-msix|modern-intx|transitional-msix|transitional-intx|legacy-msix|legacy-intx|highbar) variants+=("$p") ;;
+    all) variants+=(modern-msix modern-intx transitional-msix transitional-intx legacy-msix legacy-intx
+                    packed-msix packed-intx highbar) ;;
+    modern|transitional|legacy|packed) variants+=("$p-msix" "$p-intx") ;;
+    modern-msix|modern-intx|transitional-msix|transitional-intx|legacy-msix|legacy-intx|packed-msix|packed-intx|highbar) variants+=("$p") ;;
     *) echo "run-qemu: unknown profile '$p'" >&2; exit 2 ;;
     esac
 done
@@ -64,6 +68,15 @@ setup_variant() { # variant workdir
                -netdev "user,id=net0,restrict=on" -device "virtio-net-pci,netdev=net0$opt$vec"
                -object "filter-dump,id=dump0,netdev=net0,file=$w/net.pcap")
         types=(rng blk console net) ;;
+    packed)
+        opt=",disable-legacy=on,packed=on"
+        devs+=(-device "virtio-rng-pci$opt$vec" -device "virtio-rng-pci$opt$vec,event_idx=off,indirect_desc=off"
+               -device "virtio-blk-pci,drive=blk0$opt$vec"
+               -chardev "file,id=con0,path=$w/console.out"
+               -device "virtio-serial-pci$opt$vec" -device "virtconsole,chardev=con0"
+               -netdev "user,id=net0,restrict=on" -device "virtio-net-pci,netdev=net0$opt$vec"
+               -object "filter-dump,id=dump0,netdev=net0,file=$w/net.pcap")
+        modes=(modern "modern packed"); types=(rng blk console net) ;;
     highbar)
         devs+=(-object "memory-backend-ram,id=shm0,size=2G" -device "ivshmem-plain,memdev=shm0"
                -device virtio-rng-pci -device "virtio-blk-pci,drive=blk0,disable-legacy=on")
@@ -71,6 +84,23 @@ setup_variant() { # variant workdir
     esac
     required=()
     [ "$kind" = highbar ] && required+=("^INFO [0-9a-f:.]+ blk: BAR4 mem64 base 0x[1-9a-f][0-9a-f]{8,} ")
+    if [ "$kind" = packed ]; then
+        local pk="^PASS [0-9a-f:.]+"
+        required+=("$pk rng modern packed: rng [0-9]+ reads over a 3-entry ring, 3 laps"
+                   "$pk rng modern packed: kick decision follows the device event structure .*ENABLE off"
+                   "$pk rng modern packed: both requests used after one kick"
+                   "$pk blk modern packed: kick decision follows the device event structure for request 1 .*DESC off .*kick no"
+                   "$pk blk modern packed: both requests used after one kick"
+                   "$pk blk modern packed: kick decisions followed the device event structure .*DESC [1-9]"
+                   "$pk (console|net) modern packed: kick decisions followed the device event structure"
+                   "$pk rng modern packed: no used buffer notification while the driver event flags say DISABLE"
+                   "$pk rng modern packed: used buffer notification with the driver event ENABLE"
+                   "$pk rng modern packed: used buffer notification with the driver event DESC"
+                   "$pk rng modern packed: no used buffer notification for the buffer at"
+                   "$pk rng modern packed: used buffer notification once the buffer at"
+                   "$pk blk modern packed: queue 0 keeps the packed size 5"
+                   "$pk blk modern packed: blk read back the pattern written through an indirect table")
+    fi
     for m in "${modes[@]}"; do
         for t in "${types[@]}"; do
             required+=("^PASS [0-9a-f:.]+ $t $m: ISR read-to-clear")
