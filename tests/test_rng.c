@@ -102,12 +102,53 @@ static void readable_only_chain_gets_zero(void **state)
     assert_int_equal(got, 0);
 }
 
+static uint64_t fake_now;
+static uint64_t fake_clock(void) { return fake_now; }
+
+/* Rate limit: one second's worth at once, then nothing until time passes;
+ * a waiting request stays in the ring and rng_poll serves it later. */
+static void rate_limit_holds_requests_until_refill(void **state)
+{
+    (void)state;
+    rng_dev_init(&rng, entropy_getrandom, NULL);
+    rng.now_ns = fake_clock;
+    fake_now = 5000000000ull;
+    rng_dev_set_rate(&rng, 1000);
+    assert_int_equal(loopback_fn_attach(&fn, &lb, &rng.vdev, VPCI_MODERN, 2), 0);
+    assert_int_equal(loopback_fn_driver_up(&fn, false, true, ~0ull, 16), 0);
+    uint64_t pa;
+    assert_non_null(loopback_alloc(&lb, 4096, 8, &pa));
+    struct vdrv_sg sg = { pa, 4096 };
+    assert_int_equal(post_and_wait(&sg, 1), 1000); /* the full bucket, not 4096 */
+
+    static char tok;
+    assert_int_equal(vdrv_vq_add(&fn.vq, &sg, 0, 1, &tok), 0);
+    if (vdrv_vq_kick_prepare(&fn.vq))
+        vdrv_notify(&fn.drv, 0);
+    uint32_t got;
+    assert_null(vdrv_vq_get_used(&fn.vq, &got)); /* bucket empty: held */
+    uint64_t wait = rng_poll(&rng);
+    assert_true(wait > 0 && wait <= 1000000000ull);
+    assert_null(vdrv_vq_get_used(&fn.vq, &got));
+
+    fake_now += 250000000ull; /* a quarter second: 250 bytes */
+    assert_int_equal(rng_poll(&rng), 0);
+    assert_ptr_equal(vdrv_vq_get_used(&fn.vq, &got), &tok);
+    assert_int_equal(got, 250);
+    assert_int_equal(rng.bytes, 1250);
+
+    /* lifting the limit serves whole buffers again */
+    rng_dev_set_rate(&rng, 0);
+    assert_int_equal(post_and_wait(&sg, 1), 4096);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(backend_failure_returns_zero_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(multi_buffer_chain_filled, setup, teardown),
         cmocka_unit_test_setup_teardown(readable_only_chain_gets_zero, setup, teardown),
+        cmocka_unit_test_setup_teardown(rate_limit_holds_requests_until_refill, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
