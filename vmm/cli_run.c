@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends/chardev_socket.h"
+#include "backends/net_slirp.h"
 #include "vmm/run.h"
 
 #define USAGE_ERROR 2
@@ -25,6 +27,8 @@ void cli_run_usage(FILE *out)
     fprintf(out,
             "usage: kick run --kernel BZIMAGE [--initrd FILE] [--cmdline STRING]\n"
             "                [--memory SIZE] [--cpus N] [--rng] [--disk path=F[,ro=on][,serial=S]]\n"
+            "                [--console serial|virtio|virtio,name=N,path=SOCK|file=F]\n"
+            "                [--net user[,hostfwd=RULE...]|tap[=IFNAME]]\n"
             "                [--transport modern|legacy|transitional] [--verbose]\n"
             "\n"
             "Boots a Linux bzImage (64-bit entry, boot protocol 2.06 or later) in a KVM\n"
@@ -40,14 +44,28 @@ void cli_run_usage(FILE *out)
             "  --disk path=F[,ro=on][,serial=S]\n"
             "                 a virtio-blk device on the raw image or block device F\n"
             "                 (ro=on: read-only; serial: up to 20 bytes); repeatable, up to %u\n"
+            "  --console virtio\n"
+            "                 a virtio-console device with port 0 (hvc0) on kick's stdin and\n"
+            "                 stdout (boot the guest with console=hvc0); the UART then only\n"
+            "                 writes, for early output. Default: serial (the UART has stdin)\n"
+            "  --console virtio,name=N,path=SOCK  (or file=F)\n"
+            "                 a named port of that device (/dev/virtio-ports/N in Linux) on a\n"
+            "                 UNIX socket kick listens on, or appending to file F; repeatable\n"
+            "  --net user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT...]\n"
+            "                 a virtio-net device on user networking (libslirp: guest\n"
+            "                 10.0.2.15 by DHCP, host and gateway 10.0.2.2, DNS 10.0.2.3);\n"
+            "                 hostfwd rules forward host ports into the guest\n"
+            "  --net tap[=IFNAME]\n"
+            "                 a virtio-net device on a tap interface (needs CAP_NET_ADMIN)\n"
             "  --transport T  virtio-pci layout of every device: modern, legacy or\n"
             "                 transitional (default: both, the driver picks)\n"
             "  --no-ioeventfd every queue kick exits to kick (for comparisons)\n"
+            "  --no-irqfd     MSI-X messages by KVM_SIGNAL_MSI ioctls (for comparisons)\n"
             "  --verbose      boot layout, unclaimed port/MMIO accesses and timing on stderr\n"
             "\n"
-            "The devices sit on PCI bus 0 (00:01.0, 00:02.0, ...; disks first, then the rng),\n"
-            "with MSI-X and INTx; an MP table describes the CPUs and the IOAPIC.\n"
-            "Not yet supported: --net, --console virtio.\n"
+            "The devices sit on PCI bus 0 (00:01.0, 00:02.0, ...; disks first, then the rng,\n"
+            "the console and the NIC), with MSI-X and INTx; an MP table describes the CPUs\n"
+            "and the IOAPIC.\n"
             "\n"
             "kick exits when the guest resets (status 0: 'reboot -f', a triple fault),\n"
             "when the guest writes V to port 0x501 (status (V << 1) | 1, as QEMU's\n"
@@ -97,14 +115,72 @@ static int usage_error(const char *fmt, const char *a, const char *b)
     return USAGE_ERROR;
 }
 
-/* Options that the issue names but that need devices kick does not plug yet. */
-static bool not_yet(const char *name)
+/* --console VALUE: serial, virtio, or virtio,name=N,path=P|file=F. */
+static int parse_console(const char *val, struct run_config *c)
 {
-    static const char *const later[] = { "--net" };
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        if (!strcmp(name, later[i]))
-            return true;
-    return false;
+    if (!strcmp(val, "serial"))
+        return 0;
+    if (!strcmp(val, "virtio")) {
+        if (c->console.stdio)
+            return usage_error("--console %s given twice%s", val, "");
+        c->virtio_console = c->console.stdio = true;
+        return 0;
+    }
+    if (strncmp(val, "virtio,", 7) != 0)
+        return usage_error("--console %s: must be serial, virtio or virtio,name=N,path=SOCK%s",
+                           val, "");
+    if (c->console.nnamed == VSLOT_MAX_CONSOLE_PORTS)
+        return usage_error("--console %s: more than %s named ports", val,
+                           STR(VSLOT_MAX_CONSOLE_PORTS));
+    char err[256];
+    struct chardev_socket_opts *o = &c->console.named[c->console.nnamed];
+    if (chardev_socket_parse(val + 7, o, err, sizeof err) < 0)
+        return usage_error("--console: %s%s", err, "");
+    for (unsigned i = 0; i < c->console.nnamed; i++)
+        if (!strcmp(c->console.named[i].name, o->name))
+            return usage_error("--console %s: port name '%s' given twice", val, o->name);
+    c->console.nnamed++;
+    c->virtio_console = true;
+    return 0;
+}
+
+/* --net user[,hostfwd=R...] or tap[=IFNAME]: every rule checked now. */
+static int parse_net(const char *val, struct run_config *c)
+{
+    if (c->net)
+        return usage_error("--net %s: only one --net so far%s", val, "");
+    char *s = strdup(val);
+    if (!s)
+        return usage_error("--net %s: out of memory%s", val, "");
+    c->net_spec = s;
+    c->net_arg = val;
+    c->net = true;
+    char *save = NULL, *kind = strtok_r(s, ",", &save);
+    if (kind && !strncmp(kind, "tap", 3) && (kind[3] == 0 || kind[3] == '=')) {
+        c->net_cfg.tap = kind[3] ? kind + 4 : "";
+        if (strlen(c->net_cfg.tap) >= IFNAMSIZ)
+            return usage_error("--net %s: interface name longer than %s bytes", val,
+                               STR(IFNAMSIZ) " - 1");
+        if (strtok_r(NULL, ",", &save))
+            return usage_error("--net %s: tap takes no options%s", val, "");
+        return 0;
+    }
+    if (!kind || strcmp(kind, "user") != 0)
+        return usage_error("--net %s: must be user[,hostfwd=...] or tap[=IFNAME]%s", val, "");
+    for (char *kv = strtok_r(NULL, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        if (strncmp(kv, "hostfwd=", 8) != 0)
+            return usage_error("--net %s: unknown option '%s' (user takes hostfwd=RULE)", val,
+                               kv);
+        if (c->net_cfg.nhostfwd == VSLOT_MAX_HOSTFWD)
+            return usage_error("--net %s: more than %s hostfwd rules", val,
+                               STR(VSLOT_MAX_HOSTFWD));
+        struct net_slirp_hostfwd f;
+        char err[320];
+        if (net_slirp_parse_hostfwd(kv, &f, err, sizeof err) < 0)
+            return usage_error("--net: %s%s", err, "");
+        c->net_cfg.hostfwd[c->net_cfg.nhostfwd++] = kv;
+    }
+    return 0;
 }
 
 /* path=F[,ro=on|off][,serial=S]: one error line per problem. */
@@ -189,6 +265,10 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
             c->no_ioeventfd = true;
             continue;
         }
+        if (!strcmp(arg, "--no-irqfd")) {
+            c->no_irqfd = true;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0)
             return usage_error("unexpected argument '%s'%s", arg, "");
         /* --name=value or --name value */
@@ -203,8 +283,10 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
         bool known = !strcmp(name, "--kernel") || !strcmp(name, "--initrd") ||
                      !strcmp(name, "--cmdline") || !strcmp(name, "--memory") ||
                      !strcmp(name, "--cpus") || !strcmp(name, "--console") ||
-                     !strcmp(name, "--disk") || !strcmp(name, "--transport") || not_yet(name);
-        if (eq && (!strcmp(name, "--rng") || !strcmp(name, "--no-ioeventfd")))
+                     !strcmp(name, "--disk") || !strcmp(name, "--transport") ||
+                     !strcmp(name, "--net");
+        if (eq && (!strcmp(name, "--rng") || !strcmp(name, "--no-ioeventfd") ||
+                   !strcmp(name, "--no-irqfd")))
             return usage_error("%s takes no value%s", name, "");
         if (!known)
             return usage_error("unknown option '%s'%s", name, "");
@@ -215,9 +297,6 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
         else
             return usage_error("%s needs a value%s", name, "");
 
-        if (not_yet(name))
-            return usage_error("%s is not yet supported (no virtio devices in kick run "
-                               "so far)%s", name, "");
         const char **slot = NULL;
         if (!strcmp(name, "--kernel"))
             slot = &c->kernel;
@@ -277,11 +356,13 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
                 return usage_error("--transport %s: must be modern, legacy or transitional%s", val,
                                    "");
         } else if (!strcmp(name, "--console")) {
-            if (!strcmp(val, "virtio"))
-                return usage_error("--console virtio is not yet supported (no virtio "
-                                   "devices in kick run so far)%s%s", "", "");
-            if (strcmp(val, "serial") != 0)
-                return usage_error("--console %s: must be 'serial' or 'virtio'%s", val, "");
+            int r = parse_console(val, c);
+            if (r)
+                return r;
+        } else if (!strcmp(name, "--net")) {
+            int r = parse_net(val, c);
+            if (r)
+                return r;
         }
     }
     if (!c->kernel)
@@ -314,5 +395,6 @@ int cli_run_main(int argc, char **argv)
     int r = parse_and_run(argc, argv, &cfg);
     for (unsigned i = 0; i < cfg.ndisks + (cfg.ndisks < RUN_MAX_DISKS); i++)
         free(cfg.disks[i].spec);
+    free(cfg.net_spec);
     return r;
 }

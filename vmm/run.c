@@ -28,6 +28,7 @@
 #include "vmm/x86_legacy.h"
 
 #define ERR_LEN 320
+#define RUN_MAX_SLOTS (RUN_MAX_DISKS + 3) /* disks, rng, console, net */
 #define MAX_IMAGE_SIZE (2ull << 30) /* the boot protocol's sizes are 32-bit */
 
 struct machine {
@@ -44,7 +45,9 @@ struct machine {
     struct gmem mem;
     struct pci_host bus;
     struct vslot_env env;
-    struct virtio_slot *slot;  /* 1 + RUN_MAX_DISKS */
+    struct irq_routes routes;
+    bool routes_ready;
+    struct virtio_slot *slot;  /* RUN_MAX_SLOTS */
     unsigned nslot;
     bool com1_ready;
     uint8_t *kernel, *initrd;
@@ -149,11 +152,13 @@ static int build_pci(struct machine *m)
         fprintf(stderr, "kick run: cannot set up the PCI host bridge: %s\n", strerror(-r));
         return r;
     }
+    irq_routes_init(&m->routes, &m->vm, !cfg->no_irqfd);
+    m->routes_ready = true;
     m->env = (struct vslot_env){
         .vm = &m->vm, .bus = &m->bus, .mem = &m->mem, .stop = &m->stop,
-        .mode = cfg->transport, .ioeventfd = !cfg->no_ioeventfd,
+        .mode = cfg->transport, .ioeventfd = !cfg->no_ioeventfd, .routes = &m->routes,
     };
-    m->slot = calloc(1 + RUN_MAX_DISKS, sizeof *m->slot);
+    m->slot = calloc(RUN_MAX_SLOTS, sizeof *m->slot);
     if (!m->slot) {
         fprintf(stderr, "kick run: out of memory\n");
         return -ENOMEM;
@@ -173,6 +178,23 @@ static int build_pci(struct machine *m)
         m->nslot++;
         if (r < 0) {
             fprintf(stderr, "kick run: --rng: %s\n", err);
+            return r;
+        }
+    }
+    if (cfg->virtio_console) {
+        r = vslot_create(&m->slot[m->nslot], &m->env, VSLOT_CONSOLE, &cfg->console, err,
+                         sizeof err);
+        m->nslot++;
+        if (r < 0) {
+            fprintf(stderr, "kick run: --console: %s\n", err);
+            return r;
+        }
+    }
+    if (cfg->net) {
+        r = vslot_create(&m->slot[m->nslot], &m->env, VSLOT_NET, &cfg->net_cfg, err, sizeof err);
+        m->nslot++;
+        if (r < 0) {
+            fprintf(stderr, "kick run: --net %s: %s\n", cfg->net_arg, err);
             return r;
         }
     }
@@ -352,7 +374,11 @@ static unsigned long proc_kb(const char *file, const char *key, const char *only
 
 static const char *slot_name(const struct virtio_slot *s)
 {
-    return s->kind == VSLOT_BLK ? "virtio-blk" : "virtio-rng";
+    static const char *const names[] = {
+        [VSLOT_RNG] = "virtio-rng", [VSLOT_BLK] = "virtio-blk",
+        [VSLOT_CONSOLE] = "virtio-console", [VSLOT_NET] = "virtio-net",
+    };
+    return names[s->kind];
 }
 
 /* --verbose statistics: exits (all vCPUs), per-device traffic. */
@@ -393,11 +419,31 @@ static void report(struct machine *m, double setup_s, double ran_s)
                     (unsigned long long)s->blk->stats.requests,
                     (unsigned long long)s->blk->stats.read_bytes,
                     (unsigned long long)s->blk->stats.write_bytes);
+        else if (s->kind == VSLOT_CONSOLE)
+            fprintf(stderr, ", port 0: %llu bytes out, %llu in, %llu dropped",
+                    (unsigned long long)s->con->port[0].tx_bytes,
+                    (unsigned long long)s->con->port[0].rx_bytes,
+                    (unsigned long long)s->con->port[0].tx_dropped);
+        else if (s->kind == VSLOT_NET)
+            fprintf(stderr, ", %llu frames out (%llu bytes, %llu errors), %llu in (%llu bytes, "
+                    "%llu dropped)",
+                    (unsigned long long)s->net->stats.tx_frames,
+                    (unsigned long long)s->net->stats.tx_bytes,
+                    (unsigned long long)s->net->stats.tx_errors,
+                    (unsigned long long)s->net->stats.rx_frames,
+                    (unsigned long long)s->net->stats.rx_bytes,
+                    (unsigned long long)s->net->stats.rx_dropped);
         else
             fprintf(stderr, ", %llu requests, %llu bytes", (unsigned long long)s->rng.requests,
                     (unsigned long long)s->rng.bytes);
         fputc('\n', stderr);
     }
+    const struct irq_routes *r = &m->routes;
+    fprintf(stderr, "kick: MSIs: %llu by irqfd, %llu by KVM_SIGNAL_MSI; %u irqfd vectors, "
+            "%llu routing updates (%llu failed)%s\n",
+            (unsigned long long)r->irqfd_writes, (unsigned long long)r->signal_msis, r->nmsi,
+            (unsigned long long)r->commits, (unsigned long long)r->commit_errors,
+            r->disabled ? " (irqfd off)" : "");
 }
 
 int run_vm(const struct run_config *cfg)
@@ -432,7 +478,8 @@ int run_vm(const struct run_config *cfg)
         goto out;
     }
     signal(SIGPIPE, SIG_IGN);
-    console_stdio_open(&m->console, STDIN_FILENO, STDOUT_FILENO);
+    /* With hvc0 on stdin, the UART only writes (early boot output). */
+    console_stdio_open(&m->console, cfg->console.stdio ? -1 : STDIN_FILENO, STDOUT_FILENO);
     double t_start = now_s();
     int r = 0;
     for (unsigned i = 0; i < m->nslot && r == 0; i++)
@@ -453,6 +500,8 @@ int run_vm(const struct run_config *cfg)
     for (unsigned i = 0; i < m->nslot; i++)
         vslot_stop(&m->slot[i]);
     console_stdio_close(&m->console);
+    for (unsigned i = 0; i < m->nslot; i++)
+        vslot_release_terminal(&m->slot[i]);
     close(sig_fd);
     pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 
@@ -469,6 +518,8 @@ out:
     for (unsigned i = 0; i < m->ncpu; i++)
         kvm_vcpu_destroy(&m->cpu[i]);
     pci_host_destroy(&m->bus);
+    if (m->routes_ready)
+        irq_routes_destroy(&m->routes);
     kvm_vm_destroy(&m->vm);
     if (m->com1_ready)
         serial_destroy(&m->com1);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "virtio/vpci.h"
+#include "vmm/virtio_slot.h"
 
 #define RUN_DEFAULT_MEMORY (512ull << 20)
 #define RUN_MIN_MEMORY     (32ull << 20)
@@ -37,6 +38,13 @@ struct run_config {
     unsigned ndisks;
     enum vpci_mode transport; /* of every virtio device */
     bool no_ioeventfd;    /* every queue kick exits to kick (for comparisons) */
+    bool no_irqfd;        /* MSI-X through KVM_SIGNAL_MSI only (for comparisons) */
+    bool virtio_console;  /* a virtio-console device, configured by console */
+    struct vslot_console console;
+    bool net;             /* a virtio-net device, configured by net_cfg */
+    struct vslot_net net_cfg;
+    char *net_spec;       /* the parsed --net value, owned (net_cfg points in) */
+    const char *net_arg;  /* as the user wrote it, for messages */
 };
 
 /* Returns kick's exit status: the guest's (0 after a reset, or what it wrote

@@ -24,14 +24,31 @@
 static void slot_msi(struct vpci *t, uint64_t addr, uint32_t data)
 {
     struct virtio_slot *s = t->host;
-    struct kvm_msi msi = {
-        .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data,
-    };
     s->msis++;
-    /* 0 means the guest's APIC refused it (a bad address the guest wrote):
-     * its own business, not an error of kick's. */
-    if (ioctl(s->env->vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
-        run_stop_request(s->env->stop, 1, true, "KVM_SIGNAL_MSI: %s", strerror(errno));
+    int r = irq_routes_deliver(s->env->routes, s->route_first, s->nvec, addr, data);
+    if (r < 0)
+        run_stop_request(s->env->stop, 1, true, "MSI delivery: %s", strerror(-r));
+}
+
+/* The guest changed the MSI-X table, enable or masks (or reset the device):
+ * route what may fire now, nothing else. */
+static void slot_msix_changed(struct vpci *t, int vector)
+{
+    struct virtio_slot *s = t->host;
+    if (s->route_first < 0)
+        return;
+    bool on = pci_msix_enabled(&t->pci);
+    for (unsigned v = 0; v < s->nvec; v++) {
+        if (vector >= 0 && (unsigned)vector != v)
+            continue;
+        uint64_t addr = 0;
+        uint32_t data = 0;
+        bool masked = true;
+        pci_msix_message(&t->pci, v, &addr, &data, &masked);
+        irq_routes_set(s->env->routes, (unsigned)s->route_first + v, on && !masked, addr, data);
+    }
+    /* a failed update only costs speed: delivery falls back to KVM_SIGNAL_MSI */
+    irq_routes_commit(s->env->routes);
 }
 
 static void slot_intx(struct vpci *t, bool level)
@@ -92,15 +109,18 @@ static const struct vpci_host_ops slot_host_ops = {
     .msi = slot_msi,
     .intx = slot_intx,
     .bar_map = slot_bar_map,
+    .msix_changed = slot_msix_changed,
 };
 
 /* ---- device thread ---- */
 
-static void drain(int fd)
+bool vslot_drain(int fd)
 {
     uint64_t v;
-    while (read(fd, &v, sizeof v) < 0 && errno == EINTR)
+    ssize_t n;
+    while ((n = read(fd, &v, sizeof v)) < 0 && errno == EINTR)
         ;
+    return n == sizeof v;
 }
 
 static void *device_thread(void *arg)
@@ -121,12 +141,12 @@ static void *device_thread(void *arg)
             if (tag == TAG_STOP)
                 return NULL;
             if (tag == TAG_COMPLETION) {
-                drain(s->completion_fd);
+                vslot_drain(s->completion_fd);
                 pci_host_lock(s->env->bus);
                 blk_poll_queue(s->blk, 0, false);
                 pci_host_unlock(s->env->bus);
             } else if (tag < s->nq) {
-                drain(s->kick_fd[tag]);
+                vslot_drain(s->kick_fd[tag]);
                 pci_host_lock(s->env->bus);
                 s->fd_kicks++;
                 virtio_dev_notify(s->vdev, tag);
@@ -175,22 +195,33 @@ static int make_blk(struct virtio_slot *s, const struct vslot_disk *disk, char *
 }
 
 int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_kind kind,
-                 const struct vslot_disk *disk, char *err, size_t errlen)
+                 const void *cfg, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->env = env;
     s->kind = kind;
     s->completion_fd = s->stop_fd = s->epoll_fd = -1;
+    s->route_first = -1;
     for (unsigned q = 0; q < VSLOT_MAX_QUEUES; q++)
         s->kick_fd[q] = -1;
     int r;
-    if (kind == VSLOT_BLK) {
-        if ((r = make_blk(s, disk, err, errlen)) < 0)
-            return r;
-    } else {
+    switch (kind) {
+    case VSLOT_BLK:
+        r = make_blk(s, cfg, err, errlen);
+        break;
+    case VSLOT_CONSOLE:
+        r = vslot_console_make(s, cfg, err, errlen);
+        break;
+    case VSLOT_NET:
+        r = vslot_net_make(s, cfg, err, errlen);
+        break;
+    default:
         rng_dev_init(&s->rng, entropy_getrandom, NULL);
         s->vdev = &s->rng.vdev;
+        r = 0;
     }
+    if (r < 0)
+        return r;
     s->vdev->mem = env->mem;
     s->nq = s->vdev->num_queues;
     if (s->nq > VSLOT_MAX_QUEUES) {
@@ -204,7 +235,10 @@ int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_
         (s->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return fail(err, errlen, -errno, "device thread setup");
     /* one vector for config changes, one per queue: what Linux asks for first */
-    if ((r = vpci_init(&s->t, s->vdev, env->mode, s->nq + 1, &slot_host_ops, s)) < 0)
+    s->nvec = s->nq + 1;
+    if (env->routes) /* < 0: this slot signals its MSIs with an ioctl */
+        s->route_first = irq_routes_alloc(env->routes, s->nvec);
+    if ((r = vpci_init(&s->t, s->vdev, env->mode, s->nvec, &slot_host_ops, s)) < 0)
         return fail(err, errlen, r, "virtio-pci function");
     s->vpci_ready = true;
     if ((r = pci_host_add(env->bus, vpci_func(&s->t))) < 0)
@@ -215,8 +249,15 @@ int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_
 
 int vslot_start(struct virtio_slot *s)
 {
-    int r = watch(s->epoll_fd, s->stop_fd, TAG_STOP);
-    for (unsigned q = 0; q < s->nq && r == 0; q++)
+    void *(*fn)(void *) = device_thread;
+    int r = 0;
+    if (s->kind == VSLOT_CONSOLE)
+        fn = vslot_console_thread;
+    else if (s->kind == VSLOT_NET)
+        fn = vslot_net_thread;
+    else
+        r = watch(s->epoll_fd, s->stop_fd, TAG_STOP);
+    for (unsigned q = 0; q < s->nq && r == 0 && fn == device_thread; q++)
         r = watch(s->epoll_fd, s->kick_fd[q], q);
     if (r == 0 && s->completion_fd >= 0)
         r = watch(s->epoll_fd, s->completion_fd, TAG_COMPLETION);
@@ -226,7 +267,7 @@ int vslot_start(struct virtio_slot *s)
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    r = -pthread_create(&s->thread, NULL, device_thread, s);
+    r = -pthread_create(&s->thread, NULL, fn, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r == 0)
         s->thread_started = true;
@@ -254,6 +295,10 @@ void vslot_destroy(struct virtio_slot *s)
         vpci_destroy(&s->t);
     if (s->blk_ready)
         blk_dev_destroy(s->blk);
+    if (s->kind == VSLOT_CONSOLE)
+        vslot_console_destroy(s);
+    else if (s->kind == VSLOT_NET)
+        vslot_net_destroy(s);
     free(s->blk);
     s->blk = NULL;
     if (s->file_open)

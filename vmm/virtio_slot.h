@@ -1,16 +1,18 @@
 /* One virtio device of `kick run` on the PCI bus: the device model and its
  * backend, its virtio-pci function (vpci) in a slot of the pci_host, its
- * interrupts (INTx on the slot's IOAPIC pin, MSI-X through KVM_SIGNAL_MSI) and
- * its device thread.
+ * interrupts (INTx on the slot's IOAPIC pin; MSI-X through irqfds with GSI
+ * routing, see irq_route.h, or KVM_SIGNAL_MSI) and its device thread.
  *
- * The device thread sleeps in epoll on one ioeventfd per queue (registered
- * with KVM at every notify address the queue has, re-registered when the
- * guest moves the BAR) and on the backend's completion eventfd, so queue
- * kicks and I/O completions never run on a vCPU thread. A notify write that
- * misses the ioeventfd (a BAR being moved, a write of another width) still
- * arrives as an exit and reaches the same virtio_dev_notify.
+ * The device thread sleeps on one ioeventfd per queue (registered with KVM
+ * at every notify address the queue has, re-registered when the guest moves
+ * the BAR) and on the backend's descriptors (blk: the io_uring completion
+ * eventfd; console: the character backends; net: slirp's sockets or the
+ * tap), so queue kicks and backend I/O never run on a vCPU thread. A notify
+ * write that misses the ioeventfd (a BAR being moved, a write of another
+ * width) still arrives as an exit and reaches the same virtio_dev_notify.
  *
- * Everything that touches the device runs under the pci_host lock. */
+ * Everything that touches the device runs under the pci_host lock; the
+ * thread only waits without it. */
 #ifndef KICK_VIRTIO_SLOT_H
 #define KICK_VIRTIO_SLOT_H
 
@@ -18,18 +20,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backends/chardev_socket.h"
+#include "backends/chardev_stdio.h"
 #include "backends/file_uring.h"
+#include "backends/net_slirp.h"
+#include "backends/net_tap.h"
 #include "devices/blk.h"
+#include "devices/console.h"
+#include "devices/net.h"
 #include "devices/rng.h"
 #include "virtio/gmem.h"
 #include "virtio/vpci.h"
+#include "vmm/irq_route.h"
 #include "vmm/kvm_vm.h"
 #include "vmm/pci_host.h"
 #include "vmm/run_stop.h"
 
-#define VSLOT_MAX_QUEUES 4
+#define VSLOT_MAX_QUEUES 16
+#define VSLOT_MAX_CONSOLE_PORTS 7 /* named ones, besides port 0 (VSLOT_MAX_QUEUES) */
+#define VSLOT_MAX_HOSTFWD 16
 
-enum vslot_kind { VSLOT_RNG, VSLOT_BLK };
+enum vslot_kind { VSLOT_RNG, VSLOT_BLK, VSLOT_CONSOLE, VSLOT_NET };
+
+struct vslot_console {
+    bool stdio;          /* port 0 (hvc0) on kick's stdin/stdout; else nothing behind it */
+    struct chardev_socket_opts named[VSLOT_MAX_CONSOLE_PORTS];
+    unsigned nnamed;
+};
+
+struct vslot_net {
+    const char *tap;     /* tap interface name ("" : the kernel picks); NULL: slirp */
+    const char *hostfwd[VSLOT_MAX_HOSTFWD];
+    unsigned nhostfwd;
+};
 
 struct vslot_disk {
     const char *path;
@@ -45,6 +68,7 @@ struct vslot_env {
     struct run_stop *stop;
     enum vpci_mode mode;
     bool ioeventfd;     /* false: every kick is an exit (for comparison) */
+    struct irq_routes *routes; /* MSI-X routing shared by all slots */
 };
 
 struct vslot_ioev {
@@ -61,7 +85,18 @@ struct virtio_slot {
     struct rng_dev rng;
     struct blk_dev *blk;          /* large: allocated for disks only */
     struct file_uring file;
+    struct console_dev *con;      /* allocated for the console only */
+    struct chardev_stdio stdio;
+    struct chardev_socket sock[VSLOT_MAX_CONSOLE_PORTS];
+    unsigned nsock;               /* opened */
+    bool stdio_open;
+    struct net_dev *net;          /* allocated for the NIC only */
+    struct net_slirp slirp;
+    struct net_tap tap;
+    bool use_tap, backend_open, dev_ready;
     bool file_open, blk_ready, vpci_ready;
+    int route_first;              /* first irq_routes vector, -1: KVM_SIGNAL_MSI */
+    unsigned nvec;
     unsigned nq;
     int kick_fd[VSLOT_MAX_QUEUES];
     struct vslot_ioev ioev[VSLOT_MAX_QUEUES][2]; /* [queue][legacy] */
@@ -73,15 +108,30 @@ struct virtio_slot {
     uint64_t fd_kicks, msis, intx_raises, ioeventfd_errors;
 };
 
-/* Builds the device (rng, or blk on disk) and plugs it into the bus. On error
- * returns -errno and writes one line to err (for a disk, prefixed by nothing:
- * the caller names the option). */
+/* Builds the device (rng; blk on a vslot_disk; console on a vslot_console;
+ * net on a vslot_net) and plugs it into the bus. On error returns -errno and
+ * writes one line to err (without the option's name: the caller adds it). */
 int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_kind kind,
-                 const struct vslot_disk *disk, char *err, size_t errlen);
+                 const void *cfg, char *err, size_t errlen);
 /* Starts the device thread (after pci_host_place_bars). 0 or -errno. */
 int vslot_start(struct virtio_slot *s);
 /* Stops and joins the device thread. */
 void vslot_stop(struct virtio_slot *s);
 void vslot_destroy(struct virtio_slot *s);
+
+/* Restores the terminal if the console has it (any exit path). */
+void vslot_release_terminal(struct virtio_slot *s);
+
+/* ---- between virtio_slot.c and the per-kind files (slot_console.c,
+ * slot_net.c) ---- */
+int vslot_console_make(struct virtio_slot *s, const struct vslot_console *c, char *err,
+                       size_t errlen);
+void *vslot_console_thread(void *arg);
+void vslot_console_destroy(struct virtio_slot *s);
+int vslot_net_make(struct virtio_slot *s, const struct vslot_net *c, char *err, size_t errlen);
+void *vslot_net_thread(void *arg);
+void vslot_net_destroy(struct virtio_slot *s);
+/* Empties an eventfd; true if it had been written. */
+bool vslot_drain(int fd);
 
 #endif

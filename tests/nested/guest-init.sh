@@ -36,6 +36,17 @@ echo "guest: modules loaded:$loaded"
 # drivers bind asynchronously to devices found during module load
 mdev -s 2>/dev/null
 
+# With console=hvc0 (kick run --console virtio) /dev/console was still the UART when the kernel
+# opened it (virtio_console is a module): from here on the tests and the verdict go to hvc0, so
+# the verdict only arrives if the virtio console works.
+case " $(cat /proc/cmdline) " in
+    *" console=hvc0 "*)
+        for _ in $(seq 50); do [ -c /dev/hvc0 ] && break; sleep 0.1; done
+        [ -c /dev/hvc0 ] || verdict "FAIL console=hvc0 but no /dev/hvc0"
+        exec > /dev/hvc0 2>&1 < /dev/hvc0
+        echo "guest: output now on hvc0" ;;
+esac
+
 tests=demo
 for arg in $(cat /proc/cmdline); do
     case $arg in kick.test=*) tests=${arg#kick.test=} ;; esac
