@@ -64,13 +64,21 @@ e2e() { # name, then env and arguments for kick-in-nested.sh
         failed=$((failed + 1))
     fi
 }
-e2e modern-msix KICK_DISK_MB=16 KICK_DISK_CHECK=256 KICK_ARGS="--rng" \
-    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \
-    kick.test=boot,pci,demo,blk kick.expect=2,4 kick.virtio_mode=modern kick.virtio_irq=msix
-e2e legacy-intx KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_ARGS="--rng" \
-    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly pci=nomsi \
-    virtio_pci.force_legacy=1 kick.test=pci,demo,blk kick.expect=2,4 kick.blkcount=64 \
-    kick.virtio_mode=legacy kick.virtio_irq=intx
+# All four devices: console (hvc0 both ways, a named port to a file), blk (pattern checked in the
+# image afterwards), net (DHCP, ping, 256 KiB each way through hostfwd, checksums compared on
+# both ends), rng; modern with MSI-X by irqfd, then legacy with INTx.
+e2e modern-msix KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_NET_CHECK=1 KICK_STDIN=kick-input-42 \
+    KICK_ARGS="--rng --console virtio --console virtio,name=org.kick.test,file=/tmp/port.log" \
+    KICK_FILE_CHECK="/tmp/port.log:kick-port org.kick.test ok" \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick console=hvc0 pci=noearly \
+    kick.test=console,demo,blk,net kick.expect=1,2,3,4 kick.blkcount=64 \
+    kick.console_input=kick-input-42 kick.console_port=org.kick.test \
+    kick.virtio_mode=modern kick.virtio_irq=msix
+e2e legacy-intx KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_NET_CHECK=1 KICK_STDIN=kick-input-7 \
+    KICK_ARGS="--rng --console virtio" \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick console=hvc0 pci=noearly pci=nomsi \
+    virtio_pci.force_legacy=1 kick.test=console,pci,demo,blk,net kick.expect=1,2,3,4 \
+    kick.blkcount=64 kick.console_input=kick-input-7 kick.virtio_mode=legacy kick.virtio_irq=intx
 # A rough guest: devices reset mid-I/O (driver unbind/bind) and drivers reloaded, five rounds.
 e2e reset KICK_DISK_MB=16 KICK_ARGS="--rng" \
     tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \
