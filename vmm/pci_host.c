@@ -235,3 +235,33 @@ int pci_host_place_bars(struct pci_host *h)
     pthread_mutex_unlock(&h->lock);
     return r;
 }
+
+/* ECAM reaches the same functions as CF8/CFC (bus 0, function 0), with the
+ * extended config space too. */
+static struct pci_func *ecam_target(struct pci_host *h, uint16_t bdf)
+{
+    unsigned bus = bdf >> 8, dev = (bdf >> 3) & 31, fn = bdf & 7;
+    return bus == 0 && fn == 0 && dev < h->nslots ? h->slot[dev] : NULL;
+}
+
+uint32_t pci_host_ecam_read(void *opaque, uint16_t bdf, unsigned off, unsigned len)
+{
+    struct pci_host *h = opaque;
+    uint32_t v = len == 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+    pci_host_lock(h);
+    struct pci_func *f = ecam_target(h, bdf);
+    if (f)
+        v = pci_cfg_read_val(f, off, len);
+    pci_host_unlock(h);
+    return v;
+}
+
+void pci_host_ecam_write(void *opaque, uint16_t bdf, unsigned off, uint32_t data, unsigned len)
+{
+    struct pci_host *h = opaque;
+    pci_host_lock(h);
+    struct pci_func *f = ecam_target(h, bdf);
+    if (f)
+        pci_cfg_write_val(f, off, data, len);
+    pci_host_unlock(h);
+}

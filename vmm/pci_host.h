@@ -67,6 +67,11 @@ int pci_host_place_bars(struct pci_host *h);
 bool pci_host_pio(void *host, uint64_t port, unsigned size, uint64_t *value, bool is_write);
 bool pci_host_mmio(void *host, uint64_t addr, unsigned size, uint64_t *value, bool is_write);
 
+/* Configuration access through ECAM (vmm/ecam.h callbacks; opaque is the
+ * pci_host). Empty slots, other functions and buses read all ones. */
+uint32_t pci_host_ecam_read(void *opaque, uint16_t bdf, unsigned off, unsigned len);
+void pci_host_ecam_write(void *opaque, uint16_t bdf, unsigned off, uint32_t data, unsigned len);
+
 static inline void pci_host_lock(struct pci_host *h) { pthread_mutex_lock(&h->lock); }
 static inline void pci_host_unlock(struct pci_host *h) { pthread_mutex_unlock(&h->lock); }
 

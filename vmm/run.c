@@ -13,7 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm/acpi.h"
 #include "vmm/console_stdio.h"
+#include "vmm/ecam.h"
+#include "vmm/pm.h"
 #include "vmm/iobus.h"
 #include "vmm/kvm_vcpu.h"
 #include "vmm/kvm_vcpu_loop.h"
@@ -44,6 +47,8 @@ struct machine {
     unsigned ncpu;             /* created so far */
     struct gmem mem;
     struct pci_host bus;
+    struct pm pm;
+    struct ecam ecam;
     struct vslot_env env;
     struct irq_routes routes;
     bool routes_ready;
@@ -227,6 +232,38 @@ static int build_mptable(struct machine *m)
     return 0;
 }
 
+/* ACPI: tables in the BIOS area, the PM1a block (S5 ends the run), ECAM. */
+static void acpi_power_off(void *opaque)
+{
+    struct machine *m = opaque;
+    run_stop_request(&m->stop, 0, false, "guest powered off (ACPI S5)");
+}
+
+static int build_acpi(struct machine *m)
+{
+    uint32_t slots = 0;
+    for (unsigned s = 1; s < m->bus.nslots; s++) {
+        unsigned pin = pci_cfg_read_val(m->bus.slot[s], PCI_INTERRUPT_PIN, 1);
+        if (pin >= 1 && pin <= 4)
+            slots |= 1u << s;
+    }
+    uint64_t ram_end = m->vm.high_size ? KVM_VM_HIGH_START + m->vm.high_size : m->vm.low_size;
+    struct acpi_config c;
+    acpi_config_default(&c, m->cfg->cpus, ram_end, slots);
+    c.mem64_base = m->bus.mem64_base;
+    void *at = kvm_vm_gpa(&m->vm, ACPI_AREA_GPA, ACPI_AREA_SIZE);
+    uint64_t rsdp;
+    int r = at ? acpi_build(&c, at, ACPI_AREA_SIZE, &rsdp) : -ENOSPC;
+    if (r == 0)
+        r = pm_init(&m->pm, &m->pio, c.pm1_base, ACPI_S5_SLP_TYP, acpi_power_off, m);
+    if (r == 0)
+        r = ecam_init(&m->ecam, &m->mmio, c.ecam_base, c.ecam_bus_start, c.ecam_bus_end,
+                      pci_host_ecam_read, pci_host_ecam_write, &m->bus);
+    if (r < 0)
+        fprintf(stderr, "kick run: cannot set up ACPI: %s\n", strerror(-r));
+    return r;
+}
+
 static int build(struct machine *m)
 {
     const struct run_config *cfg = m->cfg;
@@ -293,7 +330,7 @@ static int build(struct machine *m)
         fprintf(stderr, "kick run: cannot set up port I/O: %s\n", strerror(-r));
         return r;
     }
-    if ((r = build_pci(m)) < 0 || (r = build_mptable(m)) < 0)
+    if ((r = build_pci(m)) < 0 || (r = build_mptable(m)) < 0 || (r = build_acpi(m)) < 0)
         return r;
     m->cpu = calloc(cfg->cpus, sizeof *m->cpu);
     m->loop = calloc(cfg->cpus, sizeof *m->loop);
