@@ -79,6 +79,13 @@ e2e legacy-intx KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_NET_CHECK=1 KICK_STDIN=k
     tests/nested/kick-in-nested.sh build/nested build/vmm/kick console=hvc0 pci=noearly pci=nomsi \
     virtio_pci.force_legacy=1 kick.test=console,pci,demo,blk,net kick.expect=1,2,3,4 \
     kick.blkcount=64 kick.console_input=kick-input-7 kick.virtio_mode=legacy kick.virtio_irq=intx
+# Packed virtqueues: Linux negotiates VIRTIO_F_RING_PACKED with every kick device and moves the
+# same data across them.
+e2e packed KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_NET_CHECK=1 KICK_STDIN=kick-input-9 \
+    KICK_ARGS="--packed --rng --console virtio" \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick console=hvc0 pci=noearly \
+    kick.test=packed,console,demo,blk,net kick.expect=1,2,3,4 kick.blkcount=64 \
+    kick.console_input=kick-input-9 kick.virtio_mode=modern kick.virtio_irq=msix
 # A rough guest: devices reset mid-I/O (driver unbind/bind) and drivers reloaded, five rounds.
 e2e reset KICK_DISK_MB=16 KICK_ARGS="--rng" \
     tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \

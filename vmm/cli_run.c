@@ -59,6 +59,8 @@ void cli_run_usage(FILE *out)
             "                 a virtio-net device on a tap interface (needs CAP_NET_ADMIN)\n"
             "  --transport T  virtio-pci layout of every device: modern, legacy or\n"
             "                 transitional (default: both, the driver picks)\n"
+            "  --packed       offer packed virtqueues (VIRTIO_F_RING_PACKED) on every device;\n"
+            "                 a modern driver then uses them (not with --transport legacy)\n"
             "  --no-ioeventfd every queue kick exits to kick (for comparisons)\n"
             "  --no-irqfd     MSI-X messages by KVM_SIGNAL_MSI ioctls (for comparisons)\n"
             "  --verbose      boot layout, unclaimed port/MMIO accesses and timing on stderr\n"
@@ -269,6 +271,10 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
             c->no_irqfd = true;
             continue;
         }
+        if (!strcmp(arg, "--packed")) {
+            c->packed = true;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0)
             return usage_error("unexpected argument '%s'%s", arg, "");
         /* --name=value or --name value */
@@ -286,7 +292,7 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
                      !strcmp(name, "--disk") || !strcmp(name, "--transport") ||
                      !strcmp(name, "--net");
         if (eq && (!strcmp(name, "--rng") || !strcmp(name, "--no-ioeventfd") ||
-                   !strcmp(name, "--no-irqfd")))
+                   !strcmp(name, "--no-irqfd") || !strcmp(name, "--packed")))
             return usage_error("%s takes no value%s", name, "");
         if (!known)
             return usage_error("unknown option '%s'%s", name, "");
@@ -367,6 +373,9 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
     }
     if (!c->kernel)
         return usage_error("--kernel is required%s%s", "", "");
+    if (c->packed && c->transport == VPCI_LEGACY)
+        return usage_error("--packed needs the modern interface; not with --transport %s%s",
+                           "legacy", "");
     int r;
     if ((r = check_file("--kernel", c->kernel)) != 0)
         return r;

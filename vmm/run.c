@@ -162,6 +162,7 @@ static int build_pci(struct machine *m)
     m->env = (struct vslot_env){
         .vm = &m->vm, .bus = &m->bus, .mem = &m->mem, .stop = &m->stop,
         .mode = cfg->transport, .ioeventfd = !cfg->no_ioeventfd, .routes = &m->routes,
+        .packed = cfg->packed,
     };
     m->slot = calloc(RUN_MAX_SLOTS, sizeof *m->slot);
     if (!m->slot) {

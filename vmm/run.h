@@ -39,6 +39,7 @@ struct run_config {
     enum vpci_mode transport; /* of every virtio device */
     bool no_ioeventfd;    /* every queue kick exits to kick (for comparisons) */
     bool no_irqfd;        /* MSI-X through KVM_SIGNAL_MSI only (for comparisons) */
+    bool packed;          /* offer VIRTIO_F_RING_PACKED on every device */
     bool virtio_console;  /* a virtio-console device, configured by console */
     struct vslot_console console;
     bool net;             /* a virtio-net device, configured by net_cfg */

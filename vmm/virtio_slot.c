@@ -238,6 +238,10 @@ int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_
     s->nvec = s->nq + 1;
     if (env->routes) /* < 0: this slot signals its MSIs with an ioctl */
         s->route_first = irq_routes_alloc(env->routes, s->nvec);
+    /* The device models serve either ring through the same queue calls; the
+     * driver decides at negotiation. Legacy drivers never see bit 34. */
+    if (env->packed)
+        s->vdev->host_features |= 1ull << VIRTIO_F_RING_PACKED;
     if ((r = vpci_init(&s->t, s->vdev, env->mode, s->nvec, &slot_host_ops, s)) < 0)
         return fail(err, errlen, r, "virtio-pci function");
     s->vpci_ready = true;

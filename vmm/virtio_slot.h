@@ -68,6 +68,7 @@ struct vslot_env {
     struct run_stop *stop;
     enum vpci_mode mode;
     bool ioeventfd;     /* false: every kick is an exit (for comparison) */
+    bool packed;        /* offer packed virtqueues (modern interface only) */
     struct irq_routes *routes; /* MSI-X routing shared by all slots */
 };
 
