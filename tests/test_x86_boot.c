@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -356,6 +357,191 @@ static void size_parser(void **state)
     assert_int_equal(cli_parse_size("99999999999999999999999", &b), -ERANGE);
 }
 
+/* ---- multiboot v1 ---- */
+
+#define MB_FILE_LEN  0x6000u
+#define MB_HDR_OFF   0x40u      /* the header's offset in the file */
+#define MB_LOAD      0x200000u  /* load_addr: file offset 0 */
+#define MB_LOAD_END  (MB_LOAD + 0x5000u)
+#define MB_BSS_END   (MB_LOAD + 0x9000u)
+#define MB_ENTRY     (MB_LOAD + 0x100u)
+
+static uint32_t rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+/* header: magic, flags, checksum, header/load/load_end/bss_end/entry addresses */
+static void mb_header(uint8_t *img, uint32_t flags, uint32_t load, uint32_t load_end,
+                      uint32_t bss_end, uint32_t entry)
+{
+    uint8_t *h = img + MB_HDR_OFF;
+    wr32(h, 0x1BADB002u);
+    wr32(h + 4, flags);
+    wr32(h + 8, (uint32_t)-(0x1BADB002u + flags));
+    wr32(h + 12, load + MB_HDR_OFF);
+    wr32(h + 16, load);
+    wr32(h + 20, load_end);
+    wr32(h + 24, bss_end);
+    wr32(h + 28, entry);
+}
+
+static void make_multiboot(struct fixture *f)
+{
+    free(f->image);
+    f->image_len = MB_FILE_LEN;
+    f->image = calloc(1, MB_FILE_LEN);
+    for (size_t i = 0; i < MB_FILE_LEN; i++)
+        f->image[i] = (uint8_t)(i * 13 + 5);
+    mb_header(f->image, 0x00010003u, MB_LOAD, MB_LOAD_END, MB_BSS_END, MB_ENTRY);
+}
+
+static void loads_multiboot_image_and_info(void **state)
+{
+    struct fixture *f = *state;
+    make_multiboot(f);
+    memset(f->vm.host + MB_LOAD_END, 0xee, MB_BSS_END - MB_LOAD_END + 16); /* stale "bss" */
+    struct x86_boot_layout lay;
+    enum x86_boot_input culprit;
+    assert_int_equal(load(f, NULL, 0, "kick.blk-sectors=2048", &lay, &culprit), 0);
+
+    assert_true(lay.multiboot);
+    assert_int_equal(lay.entry, MB_ENTRY);
+    assert_int_equal(lay.kernel_addr, MB_LOAD);
+    assert_int_equal(lay.kernel_end, MB_BSS_END);
+    /* load_addr..load_end_addr comes from file offset 0; bss zeroed, nothing past it */
+    assert_memory_equal(f->vm.host + MB_LOAD, f->image, MB_LOAD_END - MB_LOAD);
+    for (size_t a = MB_LOAD_END; a < MB_BSS_END; a++)
+        if (f->vm.host[a])
+            fail_msg("bss byte at 0x%zx not zeroed", a);
+    assert_int_equal(f->vm.host[MB_BSS_END], 0xee);
+
+    const uint8_t *info = f->vm.host + lay.zero_page;
+    uint32_t flags = rd32(info);
+    assert_int_equal(flags & 0x245, 0x245); /* mem, cmdline, mmap, loader name */
+    assert_int_equal(rd32(info + 4), 639);
+    assert_int_equal(rd32(info + 8), (64 * MIB - MIB) / 1024);
+    assert_string_equal((const char *)f->vm.host + rd32(info + 16), "kick.blk-sectors=2048");
+    assert_string_equal((const char *)f->vm.host + rd32(info + 64), "kick");
+    /* the memory map: size-prefixed entries covering low RAM and RAM from 1 MiB */
+    uint32_t mlen = rd32(info + 44), maddr = rd32(info + 48);
+    assert_true(mlen >= 2 * 24 && mlen % 24 == 0);
+    bool low = false, high = false;
+    for (uint32_t o = 0; o < mlen; o += 24) {
+        const uint8_t *e = f->vm.host + maddr + o;
+        uint64_t base, len;
+        memcpy(&base, e + 4, 8);
+        memcpy(&len, e + 12, 8);
+        assert_int_equal(rd32(e), 20);
+        if (rd32(e + 20) == 1 && base == 0 && len == 0x9fc00)
+            low = true;
+        if (rd32(e + 20) == 1 && base == MIB && len == 63 * MIB)
+            high = true;
+        assert_false(rd32(e + 20) == 1 && base < 0x100000 && base + len > 0xe0000);
+    }
+    assert_true(low && high);
+
+    /* the 32-bit entry state multiboot describes */
+    assert_int_equal(x86_cpu_write_tables(&f->vm), 0);
+    struct kvm_sregs sr;
+    struct kvm_regs r;
+    memset(&sr, 0, sizeof sr);
+    x86_cpu_boot32_sregs(&sr);
+    x86_cpu_boot32_regs(&r, (uint32_t)lay.entry, (uint32_t)lay.zero_page);
+    assert_int_equal(r.rax, 0x2BADB002u);
+    assert_int_equal(r.rbx, lay.zero_page);
+    assert_int_equal(r.rip, MB_ENTRY);
+    assert_int_equal(r.rflags & ((1u << 9) | (1u << 17)), 0); /* IF, VM clear */
+    assert_int_equal(sr.cr0 & 0x80000001u, 1);                /* PE on, PG off */
+    assert_int_equal(sr.efer, 0);
+    assert_int_equal(sr.cr4, 0);
+    assert_int_equal(sr.cs.l, 0);
+    assert_int_equal(sr.cs.db, 1);
+    assert_int_equal(sr.cs.base, 0);
+    assert_int_equal(sr.cs.limit, 0xffffffff);
+    assert_int_equal(sr.ds.db, 1);
+    assert_int_equal(sr.ss.selector, sr.ds.selector);
+    const uint64_t *gdt = (const uint64_t *)(f->vm.host + sr.gdt.base);
+    assert_true((unsigned)sr.cs.selector + 8 <= (unsigned)sr.gdt.limit + 1);
+    assert_int_equal(gdt[sr.cs.selector >> 3], 0x00cf9b000000ffffull); /* flat 32-bit code */
+}
+
+/* Each bad image gets one error line naming the problem, and RAM stays untouched. */
+static void rejects_bad_multiboot_images(void **state)
+{
+    struct fixture *f = *state;
+    struct x86_boot_layout lay;
+    enum x86_boot_input culprit;
+    static const struct {
+        uint32_t flags, load, load_end, bss_end, entry;
+        int err;
+        enum x86_boot_input culprit;
+        const char *says;
+    } bad[] = {
+        { 0x00010000u, MB_LOAD, MB_LOAD_END, MB_BSS_END, MB_ENTRY, 0, X86_BOOT_IN_KERNEL, NULL },
+        { 0x00000003u, MB_LOAD, MB_LOAD_END, MB_BSS_END, MB_ENTRY, -ENOTSUP, X86_BOOT_IN_KERNEL,
+          "address fields" },
+        { 0x00010007u, MB_LOAD, MB_LOAD_END, MB_BSS_END, MB_ENTRY, -ENOTSUP, X86_BOOT_IN_KERNEL,
+          "video" },
+        { 0x00010003u, 0xE0000u, 0xE4000u, 0xE8000u, 0xE0100u, -EINVAL, X86_BOOT_IN_KERNEL,
+          "0xE0000-0xFFFFF" },
+        { 0x00010003u, 0xFF000u, 0x103000u, 0x104000u, 0x100000u, -EINVAL, X86_BOOT_IN_KERNEL,
+          "below 1 MiB" },
+        { 0x00010003u, MB_LOAD, MB_LOAD_END, 0x4000000u + 4096, MB_ENTRY, -ENOMEM,
+          X86_BOOT_IN_MEMORY, "RAM" },
+        { 0x00010003u, MB_LOAD, MB_LOAD_END, MB_BSS_END, MB_LOAD_END, -EINVAL, X86_BOOT_IN_KERNEL,
+          "entry_addr" },
+        { 0x00010003u, MB_LOAD, MB_LOAD + MB_FILE_LEN + 1, MB_BSS_END + 0x2000, MB_ENTRY,
+          -EINVAL, X86_BOOT_IN_KERNEL, "beyond" },
+        { 0x00010003u, MB_LOAD, MB_LOAD_END, MB_LOAD_END - 4, MB_ENTRY, -EINVAL,
+          X86_BOOT_IN_KERNEL, "bss_end_addr" },
+    };
+    make_multiboot(f);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mb_header(f->image, bad[i].flags, bad[i].load, bad[i].load_end, bad[i].bss_end,
+                  bad[i].entry);
+        f->err[0] = 0;
+        int r = load(f, NULL, 0, NULL, &lay, &culprit);
+        if (!bad[i].says) { /* the control case: a good header loads (then RAM is cleared) */
+            assert_int_equal(r, 0);
+            memset(f->vm.host, 0, 64 * MIB);
+            continue;
+        }
+        if (r != bad[i].err || culprit != bad[i].culprit || !strstr(f->err, bad[i].says) ||
+            strchr(f->err, '\n'))
+            fail_msg("case %zu: got %d culprit %d \"%s\", want %d \"...%s...\"", i, r, culprit,
+                     f->err, bad[i].err, bad[i].says);
+    }
+    /* checksum off by one */
+    mb_header(f->image, 0x00010003u, MB_LOAD, MB_LOAD_END, MB_BSS_END, MB_ENTRY);
+    f->image[MB_HDR_OFF + 8] ^= 1;
+    assert_int_equal(load(f, NULL, 0, NULL, &lay, &culprit), -EINVAL);
+    assert_non_null(strstr(f->err, "checksum"));
+    f->image[MB_HDR_OFF + 8] ^= 1;
+    /* modules are not offered: an initrd is refused */
+    uint8_t initrd[16] = { 1 };
+    assert_int_equal(load(f, initrd, sizeof initrd, NULL, &lay, &culprit), -ENOTSUP);
+    assert_int_equal(culprit, X86_BOOT_IN_INITRD);
+    /* a header past the first 8 KiB is not looked for */
+    uint8_t *big = calloc(1, 0x4000);
+    memcpy(big + 0x2000, f->image + MB_HDR_OFF, 32);
+    free(f->image);
+    f->image = big;
+    f->image_len = 0x4000;
+    assert_int_equal(load(f, NULL, 0, NULL, &lay, &culprit), -EINVAL);
+    assert_non_null(strstr(f->err, "multiboot"));
+    for (size_t i = 0; i < 64 * MIB; i++)
+        if (f->vm.host[i])
+            fail_msg("guest RAM written at 0x%zx by a failed load", i);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -368,6 +554,8 @@ int main(void)
         T(non_relocatable_kernel_goes_to_pref_address),
         T(long_mode_tables_identity_map),
         T(gpa_translation_checks_ranges),
+        T(loads_multiboot_image_and_info),
+        T(rejects_bad_multiboot_images),
         cmocka_unit_test(iobus_routes_and_floats_high),
         cmocka_unit_test(size_parser),
     };

@@ -168,6 +168,21 @@ static int setup_boot_regs(struct kvm_vcpu *cpu, uint64_t rip, uint64_t rsi, cha
     return 0;
 }
 
+int kvm_vcpu_boot32(struct kvm_vcpu *cpu, uint32_t eip, uint32_t ebx, char *err, size_t errlen)
+{
+    struct kvm_sregs sregs;
+    if (ioctl(cpu->fd, KVM_GET_SREGS, &sregs) < 0)
+        return fail(err, errlen, errno, "KVM_GET_SREGS");
+    x86_cpu_boot32_sregs(&sregs);
+    if (ioctl(cpu->fd, KVM_SET_SREGS, &sregs) < 0)
+        return fail(err, errlen, errno, "KVM_SET_SREGS");
+    struct kvm_regs regs;
+    x86_cpu_boot32_regs(&regs, eip, ebx);
+    if (ioctl(cpu->fd, KVM_SET_REGS, &regs) < 0)
+        return fail(err, errlen, errno, "KVM_SET_REGS");
+    return 0;
+}
+
 int kvm_vcpu_create(struct kvm_vcpu *cpu, const struct kvm_vm *vm, unsigned id, unsigned ncpus,
                     uint64_t rip, uint64_t rsi, char *err, size_t errlen)
 {

@@ -25,4 +25,9 @@ int kvm_vcpu_create(struct kvm_vcpu *cpu, const struct kvm_vm *vm, unsigned id, 
                     uint64_t rip, uint64_t rsi, char *err, size_t errlen);
 void kvm_vcpu_destroy(struct kvm_vcpu *cpu);
 
+/* Replaces the boot registers of a created vCPU with the multiboot v1 entry:
+ * 32-bit protected mode at eip, EAX = 0x2BADB002, EBX = ebx (the info
+ * structure). Returns 0 or -errno with one line in err. */
+int kvm_vcpu_boot32(struct kvm_vcpu *cpu, uint32_t eip, uint32_t ebx, char *err, size_t errlen);
+
 #endif

@@ -314,7 +314,11 @@ static int build(struct machine *m)
                 cfg->memory_arg);
         return r;
     }
-    if (cfg->verbose)
+    if (cfg->verbose && lay.multiboot)
+        fprintf(stderr, "kick: multiboot image at 0x%llx-0x%llx, entry 0x%llx, info at 0x%llx\n",
+                (unsigned long long)lay.kernel_addr, (unsigned long long)lay.kernel_end,
+                (unsigned long long)lay.entry, (unsigned long long)lay.zero_page);
+    else if (cfg->verbose)
         fprintf(stderr,
                 "kick: boot protocol %u.%02u, kernel at 0x%llx (entry 0x%llx, needs up to "
                 "0x%llx), initrd at 0x%llx (%llu bytes), %u e820 entries\n",
@@ -345,6 +349,12 @@ static int build(struct machine *m)
         if ((r = kvm_vcpu_create(&m->cpu[m->ncpu], &m->vm, m->ncpu, cfg->cpus, lay.entry,
                                  lay.zero_page, err, sizeof err)) < 0) {
             fprintf(stderr, "kick run: --cpus %u: %s\n", cfg->cpus, err);
+            return r;
+        }
+        if (m->ncpu == 0 && lay.multiboot &&
+            (r = kvm_vcpu_boot32(&m->cpu[0], (uint32_t)lay.entry, (uint32_t)lay.zero_page, err,
+                                 sizeof err)) < 0) {
+            fprintf(stderr, "kick run: multiboot entry: %s\n", err);
             return r;
         }
         m->loop[m->ncpu] = (struct vcpu_loop){

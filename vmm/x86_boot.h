@@ -12,6 +12,7 @@
 #ifndef KICK_X86_BOOT_H
 #define KICK_X86_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,16 +42,28 @@ struct x86_boot_images {
 };
 
 struct x86_boot_layout {
-    uint16_t protocol;     /* boot protocol version of the image, e.g. 0x20f */
-    uint64_t entry;        /* 64-bit entry point (load address + 0x200) */
-    uint64_t zero_page;    /* goes in RSI */
+    uint16_t protocol;     /* boot protocol version of the image, e.g. 0x20f; 0: multiboot */
+    bool multiboot;        /* enter in 32-bit protected mode (x86_cpu_boot32_*), not long mode */
+    uint64_t entry;        /* 64-bit entry point (load address + 0x200); multiboot: entry_addr */
+    uint64_t zero_page;    /* goes in RSI; multiboot: the info structure, goes in EBX */
     uint64_t kernel_addr;  /* where the protected-mode part was loaded */
     uint64_t kernel_end;   /* end of the range the kernel may use while booting */
     uint64_t initrd_addr, initrd_size;
     unsigned e820_entries;
 };
 
-/* Validates the bzImage and lays everything out in guest RAM. On error
+/* Multiboot (v1) images, taken when the file is not a bzImage: the header must
+ * sit 4-byte aligned in the first 8 KiB and use the address fields (flag 16;
+ * kick does not parse ELF). The image and its bss must lie in RAM at or above
+ * 1 MiB (below are kick's GDT, page tables, command line and the BIOS area
+ * with the ACPI and MP tables). The info structure goes where the zero page
+ * would (mem_lower/mem_upper, command line, memory map, loader name). */
+#define X86_BOOT_MB_SEARCH     8192u
+#define X86_BOOT_MB_HDR_MAGIC  0x1BADB002u
+#define X86_BOOT_MB_BOOT_MAGIC 0x2BADB002u /* in EAX at the entry */
+#define X86_BOOT_MB_LOW_LIMIT  0x100000ull
+
+/* Validates the bzImage (or multiboot image) and lays everything out in guest RAM. On error
  * returns -errno, sets *culprit and writes one line (no newline) to err. */
 int x86_boot_load(const struct kvm_vm *vm, const struct x86_boot_images *img,
                   struct x86_boot_layout *out, enum x86_boot_input *culprit,

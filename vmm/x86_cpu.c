@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vmm/x86_boot.h"
+
 #include <asm/processor-flags.h>
 
 #define EFER_LME (1ull << 8)
@@ -23,7 +25,7 @@ static uint64_t gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
            (uint64_t)(limit & 0x0000ffffu);
 }
 
-#define GDT_ENTRIES 5
+#define GDT_ENTRIES 6
 
 int x86_cpu_write_tables(const struct kvm_vm *vm)
 {
@@ -37,6 +39,7 @@ int x86_cpu_write_tables(const struct kvm_vm *vm)
     gdt[X86_CPU_SEL_CODE >> 3] = gdt_entry(0xa09b, 0, 0xfffff); /* 64-bit code, G */
     gdt[X86_CPU_SEL_DATA >> 3] = gdt_entry(0xc093, 0, 0xfffff); /* 4 GiB data, D/B, G */
     gdt[X86_CPU_SEL_TSS >> 3] = gdt_entry(0x808b, 0, 0xfffff);  /* busy TSS */
+    gdt[X86_CPU_SEL_CODE32 >> 3] = gdt_entry(0xc09b, 0, 0xfffff); /* 32-bit code, D, G */
 
     memset(pml4, 0, pt_bytes);
     uint64_t pdpt_addr = X86_CPU_PML4_ADDR + 4096;
@@ -82,5 +85,26 @@ void x86_cpu_boot_regs(struct kvm_regs *regs, uint64_t rip, uint64_t rsi)
     regs->rflags = X86_EFLAGS_FIXED; /* interrupts off */
     regs->rip = rip;
     regs->rsi = rsi;
+    regs->rsp = X86_CPU_BOOT_STACK;
+}
+
+void x86_cpu_boot32_sregs(struct kvm_sregs *sregs)
+{
+    x86_cpu_boot_sregs(sregs);
+    sregs->cs = segment(X86_CPU_SEL_CODE32, 0xb, 1, 0, 1);
+    sregs->cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE;
+    sregs->cr3 = 0;
+    sregs->cr4 = 0;
+    sregs->efer = 0;
+}
+
+void x86_cpu_boot32_regs(struct kvm_regs *regs, uint32_t eip, uint32_t ebx)
+{
+    memset(regs, 0, sizeof *regs);
+    regs->rflags = X86_EFLAGS_FIXED;
+    regs->rip = eip;
+    regs->rax = X86_BOOT_MB_BOOT_MAGIC;
+    regs->rbx = ebx;
+    /* multiboot leaves ESP undefined; a usable one costs nothing */
     regs->rsp = X86_CPU_BOOT_STACK;
 }

@@ -112,13 +112,28 @@ static void fast_a20_write(void *opaque, uint64_t off, unsigned size, uint64_t v
         run_stop_request(l->stop, 0, false, "guest reset (port 0x92)");
 }
 
-static void debug_exit_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
+static void debug_exit(struct x86_legacy *l, uint64_t value, unsigned port)
 {
-    struct x86_legacy *l = opaque;
-    (void)off, (void)size;
     int status = (int)(((value << 1) | 1) & 0xff);
     run_stop_request(l->stop, status, false, "guest wrote 0x%llx to debug-exit port 0x%x",
-                     (unsigned long long)value, X86_LEGACY_DEBUG_EXIT_PORT);
+                     (unsigned long long)value, port);
+}
+
+static void debug_exit_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
+{
+    (void)off, (void)size;
+    debug_exit(opaque, value, X86_LEGACY_DEBUG_EXIT_PORT);
+}
+
+/* The same door at 0xf4, where QEMU users usually put isa-debug-exit
+ * (iobase=0xf4,iosize=0x04): bare-metal test guests written for that, such
+ * as kick's probe, leave kick the same way. Nothing on a PC decodes 0xf4. */
+#define DEBUG_EXIT_PORT_F4 0xf4
+
+static void debug_exit_f4_write(void *opaque, uint64_t off, unsigned size, uint64_t value)
+{
+    (void)off, (void)size;
+    debug_exit(opaque, value, DEBUG_EXIT_PORT_F4);
 }
 
 int x86_legacy_init(struct x86_legacy *l, struct iobus *pio, struct run_stop *stop)
@@ -133,7 +148,9 @@ int x86_legacy_init(struct x86_legacy *l, struct iobus *pio, struct run_stop *st
                        "i8042")) < 0 ||
         (r = iobus_add(pio, FAST_A20_PORT, 1, fast_a20_read, fast_a20_write, l, "port92")) < 0 ||
         (r = iobus_add(pio, X86_LEGACY_DEBUG_EXIT_PORT, 4, NULL, debug_exit_write, l,
-                       "debug-exit")) < 0)
+                       "debug-exit")) < 0 ||
+        (r = iobus_add(pio, DEBUG_EXIT_PORT_F4, 4, NULL, debug_exit_f4_write, l,
+                       "debug-exit-f4")) < 0)
         return r;
     return 0;
 }

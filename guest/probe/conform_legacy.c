@@ -144,6 +144,12 @@ void conform_legacy(struct pci_fn *f, struct vdrv_dev *d)
     check_status_register(d);
     note("host features 0x%08x", (uint32_t)lreg_read(d, VIRTIO_PCI_HOST_FEATURES, 4));
     unsigned nq = check_queue_registers(d);
+    /* The legacy writes above committed the driver to the legacy interface.
+     * Nothing in the spec says how a transitional device answers the modern
+     * interface in mid-session (QEMU serves both, kick reads all ones until a
+     * reset); after a reset ("Writing 0 ... resets the device") either may be
+     * chosen, so compare from there. */
+    lreg_write(d, VIRTIO_PCI_STATUS, 0, 1);
     struct vdrv_dev m;
     if (vdrv_pci_probe(&m, d->io, false) == 0 && m.modern) {
         uint16_t numq = (uint16_t)m.io->bar_read(m.io->ctx, m.common.bar,
