@@ -82,6 +82,17 @@ void isr_drain(struct vdrv_dev *d)
         ;
 }
 
+uint8_t isr_wait(struct vdrv_dev *d, uint64_t ticks)
+{
+    uint64_t deadline = rdtsc() + ticks;
+    uint8_t isr;
+    /* A device thread sets the ISR after it publishes the used buffer, so
+     * seeing the buffer does not mean the notification is already there. */
+    while (!(isr = vdrv_read_isr(d)) && rdtsc() < deadline)
+        cpu_relax();
+    return isr;
+}
+
 uint8_t isr_after(struct vdrv_dev *d, uint64_t ticks)
 {
     uint64_t deadline = rdtsc() + ticks;

@@ -52,6 +52,8 @@ bool dq_wait_used(const struct dq *q);
  * more, returning that (the interrupt a used buffer raised, if any). */
 void isr_drain(struct vdrv_dev *d);
 uint8_t isr_after(struct vdrv_dev *d, uint64_t ticks);
+/* Polls the ISR until it is non-zero (returned) or ticks pass (0). */
+uint8_t isr_wait(struct vdrv_dev *d, uint64_t ticks);
 
 /* drive_packed.c */
 /* Ring wrap, the device's event structure against the library's kick

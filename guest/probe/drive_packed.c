@@ -157,8 +157,12 @@ void packed_two_kicks(struct drive *dr, struct dq *q, const struct vdrv_sg *sg, 
 }
 
 /* One buffer through the queue with the driver event structure as it is;
- * returns the ISR read after the buffer came back (0: no notification). */
-static uint8_t notified(struct drive *dr, struct dq *q, uint8_t *buf, uint32_t len, bool *ok)
+ * returns the ISR read after the buffer came back (0: no notification).
+ * When a notification is expected, wait up to a second for it (a device
+ * thread may raise it well after publishing the buffer on a loaded host);
+ * when none is, give it SETTLE to show up anyway. */
+static uint8_t notified(struct drive *dr, struct dq *q, uint8_t *buf, uint32_t len, bool *ok,
+                        bool expect)
 {
     static char token;
     struct vdrv_sg sg = { (uintptr_t)buf, len };
@@ -173,7 +177,7 @@ static uint8_t notified(struct drive *dr, struct dq *q, uint8_t *buf, uint32_t l
         return 0;
     uint32_t l;
     *ok = dq_reap(dr, q, &l) == &token;
-    return isr_after(dr->d, SETTLE);
+    return expect ? isr_wait(dr->d, TSC_SECOND) : isr_after(dr->d, SETTLE);
 }
 
 static void driver_event_write(struct vdrv_pvq *p, unsigned flags, unsigned off, bool wrap)
@@ -188,13 +192,13 @@ static void used_notifications(struct drive *dr, struct dq *q, uint8_t *buf, uin
     struct vdrv_pvq *p = &q->pvq;
     bool ok;
     vdrv_pvq_disable_cb(p);
-    uint8_t isr = notified(dr, q, buf, len, &ok);
+    uint8_t isr = notified(dr, q, buf, len, &ok, false);
     check(ok && !(isr & ISR_QUEUE_INTERRUPT),
           "no used buffer notification while the driver event flags say DISABLE (ISR 0x%02x)", isr);
 
     bool idle = vdrv_pvq_enable_cb(p);
     const char *how = p->event_idx ? "DESC at the next used position" : "ENABLE";
-    isr = notified(dr, q, buf, len, &ok);
+    isr = notified(dr, q, buf, len, &ok, true);
     check(idle && ok && (isr & ISR_QUEUE_INTERRUPT),
           "used buffer notification with the driver event %s (ISR 0x%02x)", how, isr);
     if (!p->event_idx)
@@ -209,11 +213,11 @@ static void used_notifications(struct drive *dr, struct dq *q, uint8_t *buf, uin
         wrap = !wrap;
     }
     driver_event_write(p, VRING_PACKED_EVENT_FLAG_DESC, at, wrap);
-    isr = notified(dr, q, buf, len, &ok);
+    isr = notified(dr, q, buf, len, &ok, false);
     check(ok && !(isr & ISR_QUEUE_INTERRUPT),
           "no used buffer notification for the buffer at %u while the driver event names %u "
           "wrap %u (ISR 0x%02x)", now, at, wrap, isr);
-    isr = notified(dr, q, buf, len, &ok);
+    isr = notified(dr, q, buf, len, &ok, true);
     check(ok && (isr & ISR_QUEUE_INTERRUPT),
           "used buffer notification once the buffer at %u wrap %u is used (ISR 0x%02x)", at,
           wrap, isr);
