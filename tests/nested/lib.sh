@@ -80,3 +80,26 @@ pack_cpio() {
         cpio --null -o -H newc --owner=0:0 --quiet) | "${filter[@]}" > "$2.tmp"
     mv "$2.tmp" "$2"
 }
+
+# Copies the shared libraries of dynamic ELF executables (ldd, plus libgcc_s, which glibc
+# dlopens for thread cancellation) into ROOTFS at the paths ldd reports, the dynamic loader
+# included. Libraries ldd finds inside ROOTFS already (through LD_LIBRARY_PATH) stay as they are.
+# Static executables add nothing; a missing library is an error.
+# usage: copy_elf_libs ROOTFS FILE...
+copy_elf_libs() {
+    local rootfs=$1 f l libs=(); shift
+    for f in "$@"; do
+        ldd "$f" >/dev/null 2>&1 || continue
+        if ldd "$f" | grep -q 'not found'; then
+            echo "copy_elf_libs: $f: $(ldd "$f" | grep 'not found' | head -n 1)" >&2; return 1
+        fi
+        mapfile -t -O "${#libs[@]}" libs < <(ldd "$f" | grep -oE '/[^ ]+')
+    done
+    [ ${#libs[@]} -gt 0 ] || return 0
+    libs+=("$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ && !p {print $NF; p=1}')")
+    for l in $(printf '%s\n' "${libs[@]}" | sort -u); do
+        case $l in "$(realpath "$rootfs")"/*) continue ;; esac
+        mkdir -p "$rootfs$(dirname "$l")"
+        cp -L "$l" "$rootfs$l"
+    done
+}
