@@ -79,6 +79,9 @@ e2e legacy-intx KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_NET_CHECK=1 KICK_STDIN=k
     tests/nested/kick-in-nested.sh build/nested build/vmm/kick console=hvc0 pci=noearly pci=nomsi \
     virtio_pci.force_legacy=1 kick.test=console,pci,demo,blk,net kick.expect=1,2,3,4 \
     kick.blkcount=64 kick.console_input=kick-input-7 kick.virtio_mode=legacy kick.virtio_irq=intx
+# fio with crc32c verify (random and sequential writes at depth 8-32, mixed sizes, read back).
+e2e fio KICK_DISK_MB=64 \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly kick.test=fio
 # Packed virtqueues: Linux negotiates VIRTIO_F_RING_PACKED with every kick device and moves the
 # same data across them.
 e2e packed KICK_DISK_MB=16 KICK_DISK_CHECK=64 KICK_NET_CHECK=1 KICK_STDIN=kick-input-9 \
