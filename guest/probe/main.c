@@ -2,7 +2,7 @@
  * against the spec through each interface it has (modern, and legacy on
  * transitional devices), drive it, and leave through isa-debug-exit:
  * 0 when every rule passed (QEMU exits 1), 1 otherwise (QEMU exits 3). */
-#include "guest/probe/probe.h"
+#include "guest/probe/irq.h"
 
 #define VIRTIO_PCI_VENDOR        0x1af4
 #define VIRTIO_PCI_DEVICE_FIRST  0x1000
@@ -35,6 +35,7 @@ static void probe_function(struct pci_fn *f)
         conform_caps(f, &d);
         conform_modern(f, &d);
         drive_device(f, &d);
+        drive_msix(f, &d, true);
     }
     if (transitional) {
         report_subject(f, type, "legacy");
@@ -42,6 +43,7 @@ static void probe_function(struct pci_fn *f)
         if (check(rc == 0 && !d.modern, "library probe with force_legacy (rc %d)", rc)) {
             conform_legacy(f, &d);
             drive_device(f, &d);
+            drive_msix(f, &d, false);
         }
     }
     report_subject(f, type, "");
@@ -55,6 +57,7 @@ void probe_main(uint32_t mb_magic, uint32_t mb_info)
 
     con_init();
     rt_init(mb_magic, mb_info);
+    irq_init();
     con_printf("kick probe: virtio-pci conformance and drive\n");
     unsigned n = pci_scan(VIRTIO_PCI_VENDOR, fns, MAX_FUNCTIONS);
     con_printf("INFO: %u function(s) with vendor ID 0x1af4\n", n);

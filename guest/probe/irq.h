@@ -1,0 +1,45 @@
+/* Interrupts for the probe guest: an IDT (exceptions end the run with a
+ * FAIL line instead of a triple fault or a hang), the local APIC in xAPIC
+ * mode, counters per vector, and the TSC frequency for the latency lines. */
+#ifndef KICK_PROBE_IRQ_H
+#define KICK_PROBE_IRQ_H
+
+#include "guest/probe/probe.h"
+
+#define IRQ_DEVICE_BASE 0x40 /* MSI-X table entry n raises IDT vector base + n */
+#define IRQ_DEVICE_COUNT 16
+#define IRQ_SPURIOUS    0xff
+#define LAPIC_BASE      0xfee00000ull
+
+/* Matches irq_entry.S: saved registers, then vector and error code, then
+ * what the CPU pushed. */
+struct irq_frame {
+    uint64_t r11, r10, r9, r8, rdi, rsi, rdx, rcx, rax;
+    uint64_t vector, error;
+    uint64_t rip, cs, rflags, rsp, ss;
+};
+
+/* Interrupts delivered per vector (exceptions never return). */
+extern volatile unsigned irq_count[256];
+
+/* Loads the IDT and software-enables the local APIC. false (with an INFO
+ * line saying why) when there is no usable xAPIC: MSI-X checks are skipped. */
+bool irq_init(void);
+bool irq_ready(void);
+uint8_t irq_apic_id(void);
+/* Spins with interrupts enabled until irq_count[vector] reaches `want` or
+ * `ticks` pass; interrupts are off again on return. */
+bool irq_wait(unsigned vector, unsigned want, uint64_t ticks);
+/* Spins `ticks` with interrupts enabled. */
+void irq_window(uint64_t ticks);
+/* TSC ticks per second from CPUID (0x15, 0x16, or the hypervisor timing
+ * leaf 0x40000010); 0 when none says. */
+uint64_t tsc_hz(void);
+
+/* irq_msix.c */
+/* MSI-X delivery and masking checks on rng and blk, and (when `latency`)
+ * round-trip latency figures polling against MSI-X. Leaves the device reset
+ * and MSI-X disabled. */
+void drive_msix(struct pci_fn *f, struct vdrv_dev *d, bool latency);
+
+#endif
