@@ -219,8 +219,8 @@ static void used_notifications(struct drive *dr, struct dq *q, uint8_t *buf, uin
           "wrap %u (ISR 0x%02x)", now, at, wrap, isr);
     isr = notified(dr, q, buf, len, &ok, true);
     check(ok && (isr & ISR_QUEUE_INTERRUPT),
-          "used buffer notification once the buffer at %u wrap %u is used (ISR 0x%02x)", at,
-          wrap, isr);
+          "used buffer notification once the buffer at %u wrap %u is used (ISR 0x%02x, "
+          "buffer %s)", at, wrap, isr, ok ? "came back" : "did not come back");
     vdrv_pvq_enable_cb(p);
 }
 
