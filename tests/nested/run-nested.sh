@@ -3,7 +3,8 @@
 # with PAYLOAD_DIR packed in (see mkhost.sh), and exits with the status of the payload's run.sh,
 # read from the "NESTED-EXIT:" console line. The console log is kept in BUILDDIR/logs/nested.log.
 # usage: run-nested.sh [BUILDDIR] [PAYLOAD_DIR]
-#   env: KICK_PAYLOAD_DIR (default payload dir), NESTED_TIMEOUT (s, default 600)
+#   env: KICK_PAYLOAD_DIR (default payload dir), NESTED_TIMEOUT (s, default 600), NESTED_SMP
+#        (CPUs of the nested host, default 2)
 set -euo pipefail
 here=$(dirname "$0")
 build=${1:-build/nested}
@@ -15,7 +16,7 @@ log=$build/logs/nested.log
 
 start=$(date +%s.%N)
 set +e
-timeout "${NESTED_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu max,+svm -m 2048 -smp 2 \
+timeout "${NESTED_TIMEOUT:-600}" qemu-system-x86_64 -accel tcg -cpu max,+svm -m 2048 -smp "${NESTED_SMP:-2}" \
     -nographic -no-reboot -monitor none -nic none \
     -kernel "$k" -initrd "$build/host/host-initramfs.cpio" \
     -append "console=ttyS0 quiet panic=-1" < /dev/null 2>&1 | tr -d '\r' | tee "$log"
