@@ -312,10 +312,11 @@ static void run_due_timers(struct net_slirp *s)
     }
 }
 
-int net_slirp_poll(struct net_slirp *s, struct pollfd *extra, unsigned nextra, int timeout_ms)
+int net_slirp_wait(struct net_slirp *s, struct pollfd *extra, unsigned nextra, int timeout_ms)
 {
     uint32_t timeout = timeout_ms < 0 ? UINT32_MAX : (uint32_t)timeout_ms;
     s->npfd = 0;
+    s->poll_failed = true;
     if (cb_add_poll(s->notify_fd, SLIRP_POLL_IN, s) < 0)
         return -ENOMEM;
     slirp_pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
@@ -336,22 +337,35 @@ int net_slirp_poll(struct net_slirp *s, struct pollfd *extra, unsigned nextra, i
     int wait = timeout == UINT32_MAX ? -1 : (timeout > INT_MAX ? INT_MAX : (int)timeout);
     int n = poll(s->pfd, nslirp + nextra, wait);
     int err = n < 0 ? errno : 0;
+    s->poll_failed = n < 0;
     if (n < 0)
         for (unsigned i = 0; i < nslirp + nextra; i++)
             s->pfd[i].revents = 0;
-    if (s->pfd[0].revents & POLLIN) {
-        uint64_t v;
-        if (read(s->notify_fd, &v, sizeof(v)) < 0) {
-            /* nothing was pending after all */
-        }
-    }
-    slirp_pollfds_poll(s->slirp, n < 0, cb_get_revents, s);
-    run_due_timers(s);
     for (unsigned i = 0; i < nextra; i++)
         extra[i].revents = s->pfd[nslirp + i].revents;
     if (n < 0)
         return err == EINTR ? 0 : -err;
     return n;
+}
+
+void net_slirp_serve(struct net_slirp *s)
+{
+    if (s->npfd && (s->pfd[0].revents & POLLIN)) {
+        uint64_t v;
+        if (read(s->notify_fd, &v, sizeof(v)) < 0) {
+            /* nothing was pending after all */
+        }
+    }
+    slirp_pollfds_poll(s->slirp, s->poll_failed, cb_get_revents, s);
+    run_due_timers(s);
+}
+
+int net_slirp_poll(struct net_slirp *s, struct pollfd *extra, unsigned nextra, int timeout_ms)
+{
+    int r = net_slirp_wait(s, extra, nextra, timeout_ms);
+    if (r != -ENOMEM) /* nothing was waited on then */
+        net_slirp_serve(s);
+    return r;
 }
 
 /* --- lifetime --- */

@@ -51,6 +51,7 @@ struct net_slirp {
     int notify_fd;              /* eventfd, always polled */
     struct pollfd *pfd;         /* slirp's descriptors for this round, then extras */
     unsigned npfd, cap;
+    bool poll_failed;           /* this round's poll() failed */
     struct net_slirp_timer *timers;
     uint64_t guest_errors;
     char last_guest_error[128];
@@ -78,5 +79,12 @@ int net_slirp_add_hostfwd(struct net_slirp *s, const char *spec, char *err, size
  * ready ones and runs due timers. Returns the number of ready descriptors
  * (extras included), 0 on timeout, or -errno. */
 int net_slirp_poll(struct net_slirp *s, struct pollfd *extra, unsigned nextra, int timeout_ms);
+
+/* The same round in two halves, for a thread that must not hold its lock
+ * while it waits: net_slirp_wait() only waits (same arguments and result),
+ * net_slirp_serve() then lets slirp serve what was ready and runs due
+ * timers. Call them alternately, from one thread. */
+int net_slirp_wait(struct net_slirp *s, struct pollfd *extra, unsigned nextra, int timeout_ms);
+void net_slirp_serve(struct net_slirp *s);
 
 #endif

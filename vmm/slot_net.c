@@ -72,63 +72,19 @@ static void serve_kicks(struct virtio_slot *s, const struct pollfd *extra)
     }
 }
 
-/* slirp's descriptors for the wait, collected by slirp_pollfds_fill. */
-struct wait_set {
-    struct pollfd *fds;
-    unsigned n, cap;
-};
-
-static int add_slirp_fd(int fd, int events, void *opaque)
-{
-    struct wait_set *w = opaque;
-    if (w->n == w->cap) {
-        unsigned cap = w->cap * 2;
-        struct pollfd *f = realloc(w->fds, cap * sizeof *f);
-        if (!f)
-            return -1; /* that socket is served on the next wake-up */
-        w->fds = f;
-        w->cap = cap;
-    }
-    short ev = 0;
-    if (events & SLIRP_POLL_IN)
-        ev |= POLLIN;
-    if (events & SLIRP_POLL_OUT)
-        ev |= POLLOUT;
-    if (events & SLIRP_POLL_PRI)
-        ev |= POLLPRI;
-    w->fds[w->n] = (struct pollfd){ .fd = fd, .events = ev };
-    return (int)w->n++;
-}
-
-/* net_slirp_poll() waits and dispatches in one call, but dispatching
- * (frames into the device, interrupts) needs the bus lock, which must not be
- * held while waiting. So the thread waits here on its own: slirp's current
- * descriptor set and timeout (slirp_pollfds_fill, a query) plus the extras,
- * then takes the lock and lets net_slirp_poll() find what is ready with a
- * zero timeout and serve it. Only this thread touches slirp. */
+/* Waiting must not hold the bus lock, serving must: so the round is split,
+ * net_slirp_wait() outside the lock and net_slirp_serve() inside it. Only this
+ * thread touches slirp. */
 static void *slirp_loop(struct virtio_slot *s, struct pollfd *extra, unsigned nextra)
 {
-    struct wait_set w = { .cap = 64 };
-    w.fds = malloc(w.cap * sizeof *w.fds);
-    if (!w.fds) {
-        run_stop_request(s->env->stop, 1, true, "net thread: out of memory");
-        return NULL;
-    }
     for (;;) {
-        w.n = 0;
-        for (unsigned i = 0; i < nextra; i++)
-            add_slirp_fd(extra[i].fd, SLIRP_POLL_IN, &w);
-        add_slirp_fd(s->slirp.notify_fd, SLIRP_POLL_IN, &w);
-        uint32_t timeout = 1000; /* slirp's own timers (IPv6 RA) run at least this often */
-        slirp_pollfds_fill(s->slirp.slirp, &timeout, add_slirp_fd, &w);
-        if (poll(w.fds, w.n, (int)timeout) < 0 && errno != EINTR) {
-            run_stop_request(s->env->stop, 1, true, "net thread: poll: %s", strerror(errno));
-            break;
-        }
-        if (w.fds[0].revents)
+        /* slirp's own timers (IPv6 RA) run at least once a second */
+        int r = net_slirp_wait(&s->slirp, extra, nextra, 1000);
+        if (r >= 0 && extra[0].revents)
             break;
         pci_host_lock(s->env->bus);
-        int r = net_slirp_poll(&s->slirp, extra, nextra, 0);
+        if (r != -ENOMEM)
+            net_slirp_serve(&s->slirp);
         if (r >= 0)
             serve_kicks(s, extra);
         pci_host_unlock(s->env->bus);
@@ -137,7 +93,6 @@ static void *slirp_loop(struct virtio_slot *s, struct pollfd *extra, unsigned ne
             break;
         }
     }
-    free(w.fds);
     return NULL;
 }
 
