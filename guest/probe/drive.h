@@ -27,7 +27,7 @@ struct drive {
     bool write_flag_checked;
     /* Packed: kick decisions judged, by the device event flags seen, and
      * how many disagreed with the device event structure. */
-    unsigned kicks_by_flags[4], kicks_wrong;
+    unsigned kicks_by_flags[4], kicks_wrong, kicks_unjudged;
 };
 
 /* One packed add's kick decision against the device event structure as
@@ -38,6 +38,7 @@ struct pk_kick {
     unsigned pos;          /* where the chain went */
     bool wrap;
     bool want, kick;       /* what the structure asks; what the library said */
+    bool settled;          /* the structure read the same after the library's decision */
 };
 
 /* dq_get_used, and on a packed queue a check (once per drive) that a used
