@@ -33,8 +33,12 @@ bool irq_wait(unsigned vector, unsigned want, uint64_t ticks);
 /* Spins `ticks` with interrupts enabled. */
 void irq_window(uint64_t ticks);
 /* TSC ticks per second from CPUID (0x15, 0x16, or the hypervisor timing
- * leaf 0x40000010); 0 when none says. */
+ * leaf 0x40000010), else measured against the PIT (channel 2 gated through
+ * port 0x61, else channel 0 read back); 0 when nothing works. Measured once
+ * (50 ms), on the first call. */
 uint64_t tsc_hz(void);
+/* Where tsc_hz() got it: "CPUID", "PIT channel 2", ... or "none". */
+const char *tsc_hz_source(void);
 
 /* irq_msix.c */
 /* MSI-X delivery and masking checks on rng and blk, and (when `latency`)

@@ -223,9 +223,9 @@ static void latency(struct msix_run *r, const char *dev, bool by_irq)
     print_ticks("median", sorted_at(t, done, 500), hz);
     print_ticks("p99", sorted_at(t, done, 990), hz);
     if (hz)
-        con_printf(" tsc=%lluHz\n", (unsigned long long)hz);
+        con_printf(" tsc=%lluHz (%s)\n", (unsigned long long)hz, tsc_hz_source());
     else
-        con_printf(" (no TSC frequency in CPUID)\n");
+        con_printf(" (no TSC frequency: neither CPUID nor the PIT gave one)\n");
 }
 
 static bool locate_tables(struct msix_run *r)

@@ -1,8 +1,10 @@
 /* The probe guest's main line: find every virtio-pci function, check it
  * against the spec through each interface it has (modern, and legacy on
  * transitional devices), drive it, and leave through isa-debug-exit:
- * 0 when every rule passed (QEMU exits 1), 1 otherwise (QEMU exits 3). */
-#include "guest/probe/irq.h"
+ * 0 when every rule passed (QEMU exits 1), 1 otherwise (QEMU exits 3).
+ * "hostile" (or "hostile-strict") on the command line runs hostile mode
+ * (hostile.h) instead of the conformance run. */
+#include "guest/probe/hostile.h"
 
 #define VIRTIO_PCI_VENDOR        0x1af4
 #define VIRTIO_PCI_DEVICE_FIRST  0x1000
@@ -59,8 +61,15 @@ void probe_main(uint32_t mb_magic, uint32_t mb_info)
     rt_init(mb_magic, mb_info);
     irq_init();
     con_printf("kick probe: virtio-pci conformance and drive\n");
+    uint64_t hz = tsc_hz();
+    con_printf("INFO: TSC %llu Hz (%s)\n", (unsigned long long)hz, tsc_hz_source());
     unsigned n = pci_scan(VIRTIO_PCI_VENDOR, fns, MAX_FUNCTIONS);
     con_printf("INFO: %u function(s) with vendor ID 0x1af4\n", n);
+    if (cmdline_word("hostile") || cmdline_word("hostile-strict")) {
+        hostile_run(fns, n);
+        report_summary();
+        probe_exit(report_failures() ? 1 : 0);
+    }
     for (unsigned i = 0; i < n; i++) {
         /* Red Hat's vendor ID also covers non-virtio devices (ivshmem...). */
         if (fns[i].device < VIRTIO_PCI_DEVICE_FIRST || fns[i].device > VIRTIO_PCI_DEVICE_LAST) {

@@ -60,6 +60,8 @@ int memcmp(const void *a, const void *b, size_t n);
 void con_init(void);
 void con_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void con_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* con_printf's formatting into buf (always terminated, cut at cap - 1). */
+void probe_snprintf(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* isa-debug-exit: QEMU exits with (code << 1) | 1. */
 __attribute__((noreturn)) void probe_exit(uint32_t code);
 
@@ -69,6 +71,8 @@ void *probe_alloc(size_t size, size_t align);
 bool probe_map_mmio(uint64_t pa, uint64_t len);
 /* Value of "key=N" on the multiboot command line, or def. */
 uint64_t cmdline_u64(const char *key, uint64_t def);
+/* Whether `word` stands alone (space-separated) on the command line. */
+bool cmdline_word(const char *word);
 void rt_init(uint32_t mb_magic, uint32_t mb_info);
 
 /* TSC ticks for about a second; under TCG the TSC runs at host rate. */
@@ -79,6 +83,8 @@ void rt_init(uint32_t mb_magic, uint32_t mb_info);
 struct pci_fn;
 /* "BB:DD.F type mode" for the lines that follow. */
 void report_subject(const struct pci_fn *f, const char *type, const char *mode);
+/* A subject that is no one function. */
+void report_subject_name(const char *name);
 /* "PASS|FAIL <subject>: <what>"; returns ok. */
 bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "INFO <subject>: <what>", not counted. */

@@ -36,6 +36,12 @@ void report_subject(const struct pci_fn *f, const char *type, const char *mode)
     subject[n] = 0;
 }
 
+void report_subject_name(const char *name)
+{
+    size_t n = put_text(subject, 0, sizeof(subject), name);
+    subject[n] = 0;
+}
+
 bool check(bool ok, const char *fmt, ...)
 {
     va_list ap;

@@ -76,12 +76,26 @@ void con_init(void)
     outb(COM1 + 2, 0x07); /* FIFO on, cleared */
 }
 
-static void con_putc(char c)
+/* Where formatted output goes: the UART, or probe_snprintf's buffer. */
+static char *sink;
+static size_t sink_len, sink_cap;
+
+static void uart_putc(char c)
 {
     /* Bounded: a missing UART must not hang the probe. */
     for (unsigned n = 0; n < 100000 && !(inb(COM1 + COM_LSR) & COM_LSR_THRE); n++)
         cpu_relax();
     outb(COM1, (uint8_t)c);
+}
+
+static void con_putc(char c)
+{
+    if (!sink) {
+        uart_putc(c);
+        return;
+    }
+    if (sink_len + 1 < sink_cap)
+        sink[sink_len++] = c;
 }
 
 static void put_str(const char *s, int width, bool left)
@@ -175,6 +189,21 @@ void con_vprintf(const char *fmt, va_list ap)
             return; /* malformed: stop rather than walk off the arguments */
         }
     }
+}
+
+void probe_snprintf(char *buf, size_t cap, const char *fmt, ...)
+{
+    if (!cap)
+        return;
+    va_list ap;
+    sink = buf;
+    sink_len = 0;
+    sink_cap = cap;
+    va_start(ap, fmt);
+    con_vprintf(fmt, ap);
+    va_end(ap);
+    buf[sink_len] = 0;
+    sink = 0;
 }
 
 void con_printf(const char *fmt, ...)
@@ -277,23 +306,38 @@ bool probe_map_mmio(uint64_t pa, uint64_t len)
     return true;
 }
 
-uint64_t cmdline_u64(const char *key, uint64_t def)
+/* The first command-line word that starts with `word`, or NULL: the
+ * returned pointer is just past the match, on whatever follows it. */
+static const char *cmdline_after(const char *word, char follow)
 {
-    size_t klen = 0;
-    while (key[klen])
-        klen++;
+    size_t wlen = 0;
+    while (word[wlen])
+        wlen++;
     for (size_t i = 0; cmdline[i]; i++) {
         if (i && cmdline[i - 1] != ' ')
             continue;
         size_t k = 0;
-        while (k < klen && cmdline[i + k] == key[k])
+        while (k < wlen && cmdline[i + k] == word[k])
             k++;
-        if (k != klen || cmdline[i + k] != '=')
-            continue;
-        uint64_t v = 0;
-        for (size_t j = i + k + 1; cmdline[j] >= '0' && cmdline[j] <= '9'; j++)
-            v = v * 10 + (uint64_t)(cmdline[j] - '0');
-        return v;
+        const char *rest = &cmdline[i + k];
+        if (k == wlen && (*rest == follow || (follow == ' ' && *rest == 0)))
+            return rest;
     }
-    return def;
+    return NULL;
+}
+
+bool cmdline_word(const char *word)
+{
+    return cmdline_after(word, ' ') != NULL;
+}
+
+uint64_t cmdline_u64(const char *key, uint64_t def)
+{
+    const char *p = cmdline_after(key, '=');
+    if (!p)
+        return def;
+    uint64_t v = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
 }

@@ -9,34 +9,61 @@
 #   tests/probe/run-kick.sh KICK IMAGE [VARIANT...]
 #
 # VARIANTs: transitional (kick's default: both interfaces), modern, legacy
-# (--transport ...), packed (--packed, transitional) and packed-modern;
-# default: all five. POSIX sh and busybox tools only: it is also the payload of
+# (--transport ...), packed (--packed, transitional), packed-modern, and
+# hostile (the probe's hostile mode, strict: every broken chain against rng
+# and blk must end in NEEDS_RESET unless the device may serve it, then the
+# device must recover after a reset and the other keep working); default:
+# all six. POSIX sh and busybox tools only: it is also the payload of
 # tests/nested/probe-in-nested.sh. Logs go to $PROBE_LOGS (default /tmp/kick-probe).
 # PROBE_TIMEOUT: seconds per run (default 120). Exit 0 only if every run passed.
 kick=$1 image=$2
 shift 2
-[ $# -eq 0 ] && set -- transitional modern legacy packed packed-modern
+[ $# -eq 0 ] && set -- transitional modern legacy packed packed-modern hostile
 logs=${PROBE_LOGS:-/tmp/kick-probe}
 timeout_s=${PROBE_TIMEOUT:-120}
 sectors=2048
 mkdir -p "$logs"
 rc=0
 
+# The hostile cases (guest/probe/hostile_cases.c), one per line.
+hostile_cases="control: a conforming chain written by hand
+descriptor loop (next points back)
+chain longer than the queue size (every descriptor, then back)
+indirect chain longer than the queue size
+indirect descriptor inside an indirect table
+zero-length indirect table
+buffer address past guest RAM
+buffer wrapping past 2^64
+avail idx more than the queue size ahead"
+
+hostile_missing() { # log
+    for t in rng blk; do
+        other=blk
+        [ $t = blk ] && other=rng
+        echo "$hostile_cases" | while IFS= read -r c; do
+            for want in "$t hostile: $c: recovered after reset" "$other hostile: still works after $t $c: "; do
+                grep -a '^PASS ' "$1" | grep -aqF "$want" || echo "missing PASS '$want'"
+            done
+        done
+    done
+}
+
 run_variant() { # variant
-    v=$1 log=$logs/$1.log img=$logs/$1-blk.img
+    v=$1 log=$logs/$1.log img=$logs/$1-blk.img extra=""
     case $v in
     transitional) opts="" modes="modern legacy" ;;
-    modern) opts="--transport modern" modes="modern" ;;
+    modern) opts="--transport modern" modes="modern" extra=" tsc-readback" ;;
     legacy) opts="--transport legacy" modes="legacy" ;;
     packed) opts="--packed" modes="modern packed legacy" ;;
     packed-modern) opts="--packed --transport modern" modes="modern packed" ;;
+    hostile) opts="" modes="" extra=" hostile-strict" ;;
     *) echo "probe $v: unknown variant"; return 1 ;;
     esac
     dd if=/dev/zero of="$img" bs=512 count=$sectors 2>/dev/null
     t0=$(cut -d' ' -f1 /proc/uptime)
     # shellcheck disable=SC2086 # opts are words
     timeout -s KILL "$timeout_s" "$kick" run --verbose --kernel "$image" \
-        --cmdline "kick.blk-sectors=$sectors" --rng --disk "path=$img" --console virtio \
+        --cmdline "kick.blk-sectors=$sectors$extra" --rng --disk "path=$img" --console virtio \
         --net user $opts </dev/null >"$log" 2>&1
     status=$?
     t1=$(cut -d' ' -f1 /proc/uptime)
@@ -70,6 +97,22 @@ run_variant() { # variant
         grep -aq "^kick-probe console $m" "$log" ||
             echo "no 'kick-probe console $m' line through kick's virtio console" >>"$logs/$v.missing"
     done
+    [ "$v" = hostile ] && hostile_missing "$log" >>"$logs/$v.missing"
+    # The TSC frequency, so latency reads in microseconds; the modern run
+    # measures it by the PIT's channel 0 read back instead of channel 2.
+    src='(CPUID|PIT channel 2)'
+    [ "$v" = modern ] && src='PIT channel 0 readback'
+    req="^INFO: TSC [1-9][0-9]{8,} Hz \\($src\\)"
+    grep -aqE "$req" "$log" || echo "missing /$req/" >>"$logs/$v.missing"
+    case " $modes " in
+    *" modern "*)
+        for t in rng blk; do
+            for m in msix poll; do
+                req="^LATENCY $t $m n=[0-9]+ median=[0-9]+\\.[0-9]{2}us p99=[0-9]+\\.[0-9]{2}us tsc="
+                grep -aqE "$req" "$log" || echo "missing /$req/" >>"$logs/$v.missing"
+            done
+        done ;;
+    esac
     if [ "${modes#*packed}" != "$modes" ]; then
         for req in "blk modern packed: blk read back the pattern written through an indirect table" \
                    "blk modern packed: both requests used after one kick" \

@@ -9,9 +9,11 @@
 #
 # BUILD is a meson build directory (default build); the image is built there
 # with ninja unless --no-build. PROFILEs: modern, transitional, legacy,
-# packed (each runs its -msix and -intx variants), one variant such as
-# legacy-intx, highbar (a 2 GiB ivshmem BAR pushes the firmware to put 64-bit
-# BARs above 4 GiB), or all (the default: every one of them).
+# packed, hostile (each runs its -msix and -intx variants), one variant such
+# as legacy-intx, highbar (a 2 GiB ivshmem BAR pushes the firmware to put
+# 64-bit BARs above 4 GiB), or all (the default: every one of them).
+# hostile: the probe's hostile mode on a modern rng and blk (broken chains;
+# each device must survive and recover, the other must keep working).
 # packed: modern devices with packed=on, driven over split queues and then
 # over packed ones; two rngs, one without EVENT_IDX and INDIRECT_DESC, so both
 # event suppression schemes are seen. Exit 0 only if every run passed. Logs: BUILD/probe-runs/.
@@ -40,17 +42,32 @@ variants=()
 for p in "${profiles[@]}"; do
     case $p in
     all) variants+=(modern-msix modern-intx transitional-msix transitional-intx legacy-msix legacy-intx
-                    packed-msix packed-intx highbar) ;;
-    modern|transitional|legacy|packed) variants+=("$p-msix" "$p-intx") ;;
-    modern-msix|modern-intx|transitional-msix|transitional-intx|legacy-msix|legacy-intx|packed-msix|packed-intx|highbar) variants+=("$p") ;;
+                    packed-msix packed-intx highbar hostile-msix hostile-intx) ;;
+    modern|transitional|legacy|packed|hostile) variants+=("$p-msix" "$p-intx") ;;
+    modern-msix|modern-intx|transitional-msix|transitional-intx|legacy-msix|legacy-intx|packed-msix|packed-intx|highbar|hostile-msix|hostile-intx) variants+=("$p") ;;
     *) echo "run-qemu: unknown profile '$p'" >&2; exit 2 ;;
     esac
 done
+
+# The hostile cases (guest/probe/hostile_cases.c), each run against rng and
+# blk; every one must end in a "recovered after reset" line.
+HOSTILE_CASES=("control: a conforming chain written by hand"
+               "descriptor loop (next points back)"
+               "chain longer than the queue size (every descriptor, then back)"
+               "indirect chain longer than the queue size"
+               "indirect descriptor inside an indirect table"
+               "zero-length indirect table"
+               "buffer address past guest RAM"
+               "buffer wrapping past 2^64"
+               "avail idx more than the queue size ahead")
+
+ere_quote() { printf '%s' "$1" | sed 's/[][\\.*^$()+?{}|]/\\&/g'; }
 
 # Device arguments and the lines a passing run must contain, per variant.
 setup_variant() { # variant workdir
     local v=$1 w=$2 kind=${1%-*} irq=${1#*-} opt vec=""
     [ "$irq" = intx ] && vec=",vectors=0"
+    append="kick.blk-sectors=$BLK_SECTORS"
     truncate -s 0 "$w/blk.img"; truncate -s $((BLK_SECTORS * 512)) "$w/blk.img"
     : >"$w/console.out"; rm -f "$w/net.pcap"
     devs=(-drive "file=$w/blk.img,format=raw,if=none,id=blk0")
@@ -58,6 +75,9 @@ setup_variant() { # variant workdir
     modern)
         opt=",disable-legacy=on"
         devs+=(-device "virtio-rng-pci$opt$vec" -device "virtio-blk-pci,drive=blk0$opt$vec")
+        # One run calibrates the TSC by the PIT's channel 0 read back, the
+        # way left when port 0x61 does not gate channel 2.
+        [ "$irq" = msix ] && append+=" tsc-readback"
         modes=(modern); types=(rng blk) ;;
     transitional|legacy)
         opt=""; modes=(modern legacy)
@@ -77,12 +97,28 @@ setup_variant() { # variant workdir
                -netdev "user,id=net0,restrict=on" -device "virtio-net-pci,netdev=net0$opt$vec"
                -object "filter-dump,id=dump0,netdev=net0,file=$w/net.pcap")
         modes=(modern "modern packed"); types=(rng blk console net) ;;
+    hostile)
+        opt=",disable-legacy=on"
+        devs+=(-device "virtio-rng-pci$opt$vec" -device "virtio-blk-pci,drive=blk0$opt$vec")
+        append+=" hostile"
+        modes=(); types=() ;;
     highbar)
         devs+=(-object "memory-backend-ram,id=shm0,size=2G" -device "ivshmem-plain,memdev=shm0"
                -device virtio-rng-pci -device "virtio-blk-pci,drive=blk0,disable-legacy=on")
         modes=(modern); types=(rng blk) ;;
     esac
-    required=()
+    # The TSC frequency, so latency reads in microseconds (QEMU's qemu64 CPU
+    # has no CPUID frequency leaf: the PIT measures it).
+    required=("^INFO: TSC [1-9][0-9]{8,} Hz \\((CPUID|PIT channel 2)\\)")
+    [[ $append == *tsc-readback* ]] && required=("^INFO: TSC [1-9][0-9]{8,} Hz \\(PIT channel 0 readback\\)")
+    if [ "$irq" = msix ] && [[ " ${modes[*]} " == *" modern "* ]]; then
+        local t m
+        for t in rng blk; do
+            for m in msix poll; do
+                required+=("^LATENCY $t $m n=[0-9]+ median=[0-9]+\\.[0-9]{2}us p99=[0-9]+\\.[0-9]{2}us tsc=")
+            done
+        done
+    fi
     [ "$kind" = highbar ] && required+=("^INFO [0-9a-f:.]+ blk: BAR4 mem64 base 0x[1-9a-f][0-9a-f]{8,} ")
     if [ "$kind" = packed ]; then
         local pk="^PASS [0-9a-f:.]+"
@@ -100,6 +136,17 @@ setup_variant() { # variant workdir
                    "$pk rng modern packed: used buffer notification once the buffer at"
                    "$pk blk modern packed: queue 0 keeps the packed size 5"
                    "$pk blk modern packed: blk read back the pattern written through an indirect table")
+    fi
+    if [ "$kind" = hostile ]; then
+        local t c other q
+        for t in rng blk; do
+            other=blk; [ $t = blk ] && other=rng
+            for c in "${HOSTILE_CASES[@]}"; do
+                q=$(ere_quote "$c")
+                required+=("^PASS [0-9a-f:.]+ $t hostile: $q: recovered after reset"
+                           "^PASS [0-9a-f:.]+ $other hostile: still works after $t $q: ")
+            done
+        done
     fi
     for m in "${modes[@]}"; do
         for t in "${types[@]}"; do
@@ -132,7 +179,7 @@ run_variant() { # variant
     timeout "$TIMEOUT" "$QEMU" -accel tcg -machine pc -m 256 -nodefaults -vga none -nographic \
         -no-reboot -serial stdio -display none -monitor none \
         -device isa-debug-exit,iobase=0xf4,iosize=0x04 \
-        -kernel "$image" -append "kick.blk-sectors=$BLK_SECTORS" "${devs[@]}" \
+        -kernel "$image" -append "$append" "${devs[@]}" \
         </dev/null >"$log" 2>"$w/qemu.err"
     status=$?
     end=$(date +%s.%N)
