@@ -386,8 +386,15 @@ static void wait_for_stop(struct machine *m, int sig_fd)
         if (run_stop_requested(&m->stop))
             return;
         if (n > 0 && (pfd[1].revents & POLLIN)) {
-            struct signalfd_siginfo si;
-            if (read(sig_fd, &si, sizeof si) == sizeof si) {
+            struct signalfd_siginfo si = { 0 };
+            if (read(sig_fd, &si, sizeof si) != sizeof si)
+                si.ssi_signo = 0;
+            if (si.ssi_signo == SIGWINCH) {
+                uint16_t cols, rows;
+                for (unsigned i = 0; i < m->nslot; i++)
+                    if (vslot_console_resized(&m->slot[i], &cols, &rows) && m->cfg->verbose)
+                        fprintf(stderr, "kick: console: terminal resized to %ux%u\n", cols, rows);
+            } else if (si.ssi_signo) {
                 run_stop_request(&m->stop, 128 + (int)si.ssi_signo, false,
                                  "terminated by signal %u", si.ssi_signo);
                 return;
@@ -531,6 +538,7 @@ int run_vm(const struct run_config *cfg)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGWINCH); /* a terminal resize, for the console */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     int sig_fd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sig_fd < 0) {

@@ -63,6 +63,17 @@ void vslot_release_terminal(struct virtio_slot *s)
         chardev_stdio_close(&s->stdio);
 }
 
+bool vslot_console_resized(struct virtio_slot *s, uint16_t *cols, uint16_t *rows)
+{
+    if (s->kind != VSLOT_CONSOLE || !s->stdio_open || !s->dev_ready ||
+        chardev_stdio_winsize(&s->stdio, cols, rows) < 0)
+        return false;
+    pci_host_lock(s->env->bus);
+    console_set_size(s->con, *cols, *rows);
+    pci_host_unlock(s->env->bus);
+    return true;
+}
+
 void vslot_console_destroy(struct virtio_slot *s)
 {
     if (s->dev_ready)

@@ -122,6 +122,10 @@ void vslot_destroy(struct virtio_slot *s);
 
 /* Restores the terminal if the console has it (any exit path). */
 void vslot_release_terminal(struct virtio_slot *s);
+/* The terminal behind the console was resized (SIGWINCH): tell the guest
+ * the new size, if the console is on the terminal. True if it did, with
+ * the size in cols/rows. */
+bool vslot_console_resized(struct virtio_slot *s, uint16_t *cols, uint16_t *rows);
 
 /* ---- between virtio_slot.c and the per-kind files (slot_console.c,
  * slot_net.c) ---- */
