@@ -1,6 +1,10 @@
 /* IDT, local APIC and TSC frequency for the probe guest (see irq.h). */
 #include "guest/probe/irq.h"
 
+#include <asm-generic/errno.h>
+#include <linux/virtio_blk.h>
+#include <linux/virtio_config.h>
+
 #define IDT_VECTORS     256
 #define IDT_GATE_INTR   0x8e00 /* present, DPL 0, 64-bit interrupt gate */
 #define KERNEL_CS       0x08
@@ -23,6 +27,7 @@
 #define LAPIC_ID        0x20
 #define LAPIC_TPR       0x80
 #define LAPIC_EOI       0xb0
+#define LAPIC_ISR       0x100 /* eight 32-bit words, 16 bytes apart */
 #define LAPIC_SVR       0xf0
 #define LAPIC_SVR_EN    0x100
 
@@ -33,6 +38,7 @@ struct idt_gate {
 
 extern const uint64_t irq_stub_table[IDT_VECTORS];
 volatile unsigned irq_count[256];
+static irq_hook_fn *volatile irq_hooks[IDT_VECTORS];
 static struct idt_gate idt[IDT_VECTORS] __attribute__((aligned(16)));
 static bool apic_ready;
 
@@ -79,9 +85,24 @@ void irq_dispatch(struct irq_frame *fr)
         probe_exit(1);
     }
     irq_count[v]++;
+    irq_hook_fn *hook = irq_hooks[v];
+    if (hook)
+        hook(v);
     /* The spurious vector is never in service, so it takes no EOI. */
     if (v != IRQ_SPURIOUS && apic_ready)
         *lapic_reg(LAPIC_EOI) = 0;
+}
+
+void irq_set_hook(unsigned vector, irq_hook_fn *hook)
+{
+    if (vector < IDT_VECTORS)
+        irq_hooks[vector] = hook;
+}
+
+bool irq_in_service(unsigned vector)
+{
+    return apic_ready && vector < IDT_VECTORS &&
+           (*lapic_reg(LAPIC_ISR + 0x10 * (vector / 32)) >> (vector % 32) & 1);
 }
 
 /* Remapped and fully masked: a stray or spurious 8259 interrupt then counts
@@ -297,4 +318,57 @@ const char *tsc_hz_source(void)
 {
     tsc_hz();
     return tsc_source;
+}
+
+bool irq_wait_used(const struct vdrv_vq *vq, bool irqs_on, uint64_t ticks)
+{
+    uint64_t deadline = rdtsc() + ticks;
+    if (irqs_on)
+        __asm__ volatile("sti" ::: "memory");
+    while (!vdrv_vq_has_used(vq) && rdtsc() < deadline)
+        cpu_relax();
+    __asm__ volatile("cli" ::: "memory");
+    return vdrv_vq_has_used(vq);
+}
+
+bool irq_reap_ok(struct vdrv_vq *vq, const uint8_t *status)
+{
+    uint32_t len = 0;
+    return vdrv_vq_get_used(vq, &len) != (void *)0 && (!status || *status == VIRTIO_BLK_S_OK);
+}
+
+int irq_dev_begin(struct vdrv_dev *d)
+{
+    vdrv_reset(d);
+    vdrv_add_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER);
+    return vdrv_negotiate(d, d->modern ? 1ull << VIRTIO_F_VERSION_1 : 0);
+}
+
+#define IRQ_QUEUE_SIZE_MAX 64
+
+int irq_queue_start(struct vdrv_dev *d, unsigned q, struct vdrv_vq *vq, uint16_t vector)
+{
+    int max = vdrv_queue_max(d, q);
+    if (max <= 0)
+        return -ENOENT;
+    uint16_t size = d->modern && max > IRQ_QUEUE_SIZE_MAX ? IRQ_QUEUE_SIZE_MAX : (uint16_t)max;
+    void *mem = probe_alloc(vdrv_vq_mem_size(size, !d->modern), 4096);
+    void **tokens = probe_alloc(sizeof(void *) * size, 8);
+    uint16_t *chain = probe_alloc(sizeof(uint16_t) * size, 2);
+    int rc = vdrv_setup_queue(d, q, vq, size, mem, (uintptr_t)mem, tokens, chain, vector);
+    if (rc)
+        return rc;
+    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER_OK);
+    return 0;
+}
+
+void irq_submit(struct vdrv_dev *d, unsigned q, struct vdrv_vq *vq, const struct vdrv_sg *sg,
+                unsigned nout, unsigned nin, uint8_t *status)
+{
+    static char token;
+    if (status)
+        *status = 0xff;
+    if (vdrv_vq_add(vq, sg, nout, nin, &token) == 0 && vdrv_vq_kick_prepare(vq))
+        vdrv_notify(d, q);
 }

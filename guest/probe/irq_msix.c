@@ -17,7 +17,6 @@
 #define CONFIG_ENTRY     0
 #define QUEUE_ENTRY      1
 #define QUEUE_VECTOR     (IRQ_DEVICE_BASE + QUEUE_ENTRY)
-#define QUEUE_SIZE_MAX   64
 #define RNG_BYTES        64
 #define BLK_BYTES        4096
 #define LATENCY_ROUNDS   200
@@ -37,10 +36,7 @@ struct msix_run {
 static int start(struct msix_run *r, uint16_t queue_vector)
 {
     struct vdrv_dev *d = r->d;
-    vdrv_reset(d);
-    vdrv_add_status(d, VIRTIO_CONFIG_S_ACKNOWLEDGE);
-    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER);
-    int rc = vdrv_negotiate(d, d->modern ? 1ull << VIRTIO_F_VERSION_1 : 0);
+    int rc = irq_dev_begin(d);
     if (rc)
         return rc;
     uint64_t addr = LAPIC_BASE | (uint64_t)irq_apic_id() << 12;
@@ -48,18 +44,7 @@ static int start(struct msix_run *r, uint16_t queue_vector)
         return rc;
     if ((rc = vdrv_set_config_vector(d, CONFIG_ENTRY)))
         return rc;
-    int max = vdrv_queue_max(d, 0);
-    if (max <= 0)
-        return -ENOENT;
-    uint16_t size = d->modern && max > QUEUE_SIZE_MAX ? QUEUE_SIZE_MAX : (uint16_t)max;
-    void *mem = probe_alloc(vdrv_vq_mem_size(size, !d->modern), 4096);
-    void **tokens = probe_alloc(sizeof(void *) * size, 8);
-    uint16_t *chain = probe_alloc(sizeof(uint16_t) * size, 2);
-    if ((rc = vdrv_setup_queue(d, 0, &r->vq, size, mem, (uintptr_t)mem, tokens, chain,
-                               queue_vector)))
-        return rc;
-    vdrv_add_status(d, VIRTIO_CONFIG_S_DRIVER_OK);
-    return 0;
+    return irq_queue_start(d, 0, &r->vq, queue_vector);
 }
 
 static void stop(struct msix_run *r)
@@ -75,29 +60,17 @@ static void stop(struct msix_run *r)
 
 static void submit(struct msix_run *r)
 {
-    static char token;
-    if (r->status)
-        *r->status = 0xff;
-    if (vdrv_vq_add(&r->vq, r->sg, r->nout, r->nin, &token) == 0 &&
-        vdrv_vq_kick_prepare(&r->vq))
-        vdrv_notify(r->d, 0);
+    irq_submit(r->d, 0, &r->vq, r->sg, r->nout, r->nin, r->status);
 }
 
 static bool wait_used(struct msix_run *r, bool irqs_on)
 {
-    uint64_t deadline = rdtsc() + WAIT_TICKS;
-    if (irqs_on)
-        __asm__ volatile("sti" ::: "memory");
-    while (!vdrv_vq_has_used(&r->vq) && rdtsc() < deadline)
-        cpu_relax();
-    __asm__ volatile("cli" ::: "memory");
-    return vdrv_vq_has_used(&r->vq);
+    return irq_wait_used(&r->vq, irqs_on, WAIT_TICKS);
 }
 
 static bool reap(struct msix_run *r)
 {
-    uint32_t len = 0;
-    return vdrv_vq_get_used(&r->vq, &len) != NULL && (!r->status || *r->status == VIRTIO_BLK_S_OK);
+    return irq_reap_ok(&r->vq, r->status);
 }
 
 static void snapshot(unsigned out[IRQ_DEVICE_COUNT + 1])

@@ -5,6 +5,7 @@
  * "hostile" (or "hostile-strict") on the command line runs hostile mode
  * (hostile.h) instead of the conformance run. */
 #include "guest/probe/hostile.h"
+#include "guest/probe/intx.h"
 
 #define VIRTIO_PCI_VENDOR        0x1af4
 #define VIRTIO_PCI_DEVICE_FIRST  0x1000
@@ -38,6 +39,7 @@ static void probe_function(struct pci_fn *f)
         conform_modern(f, &d);
         drive_device(f, &d);
         drive_msix(f, &d, true);
+        drive_intx(f, &d);
     }
     if (transitional) {
         report_subject(f, type, "legacy");
@@ -46,6 +48,7 @@ static void probe_function(struct pci_fn *f)
             conform_legacy(f, &d);
             drive_device(f, &d);
             drive_msix(f, &d, false);
+            drive_intx(f, &d);
         }
     }
     report_subject(f, type, "");
