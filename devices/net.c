@@ -13,7 +13,10 @@
 struct net_frame {
     struct net_frame *next;
     size_t len;
-    uint8_t data[];
+    struct virtio_net_hdr_v1 hdr;  /* checked for this driver; num_buffers unused */
+    const uint8_t *data;           /* own[], or the backend's buffer while borrowed */
+    bool borrowed;                 /* on the receiver's stack: not to be freed */
+    uint8_t own[];
 };
 
 struct net_held {
@@ -123,7 +126,8 @@ static void net_rxq_forget(struct net_rxq *rq)
     struct net_frame *f = rq->head;
     while (f) {
         struct net_frame *next = f->next;
-        free(f);
+        if (!f->borrowed)
+            free(f);
         f = next;
     }
     rq->head = rq->tail = NULL;
@@ -148,7 +152,8 @@ static void net_rxq_drop_head(struct net_dev *n, struct net_rxq *rq, bool delive
     } else {
         n->stats.rx_dropped++;
     }
-    free(f);
+    if (!f->borrowed)
+        free(f);
     rq->nheld = 0;
     rq->copied = 0;
     rq->num_buffers[0] = rq->num_buffers[1] = NULL;
@@ -199,9 +204,8 @@ static int net_rx_fill(struct net_dev *n, struct net_rxq *rq, struct virtq *vq, 
                 n->stats.rx_errors++;
                 continue;
             }
-            struct virtio_net_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
-            if (hdr_len == sizeof(h))
-                h.num_buffers = htole16(1);
+            struct virtio_net_hdr_v1 h = f->hdr;
+            h.num_buffers = htole16(1);
             net_iov_write_at(in, e.nin, 0, &h, hdr_len);
             size_t room = e.in_len - hdr_len;
             size_t k = room < f->len ? room : f->len;
@@ -252,24 +256,64 @@ static void net_rx_flush(struct net_dev *n, unsigned pair)
         virtio_dev_queue_irq(&n->vdev, qi);
 }
 
-void net_dev_receive(struct net_dev *n, const void *frame, size_t len)
+/* The pair a frame goes to: the backend's own pair (a tap queue) when the
+ * driver uses it, else the pair its flow last transmitted on, else 0. */
+static unsigned net_rx_pair(const struct net_dev *n, unsigned hint, const void *frame,
+                            size_t len)
 {
-    if (!n)
-        return;
+    if (hint < n->curr_pairs && n->vqs[net_rx_queue(hint)].ready)
+        return hint;
+    int slot = frame ? net_flow_slot(frame, len) : -1;
+    if (slot >= 0 && n->flow_pair[slot] < n->curr_pairs &&
+        n->vqs[net_rx_queue(n->flow_pair[slot])].ready)
+        return n->flow_pair[slot];
+    return 0;
+}
+
+unsigned net_dev_rx_backlog(const struct net_dev *n, unsigned pair)
+{
+    return n->rxq[net_rx_pair(n, pair, NULL, 0)].frames;
+}
+
+static void net_rx_queue_frame(struct net_dev *n, unsigned hint, struct virtio_net_hdr_v1 *hdr,
+                               const void *frame, size_t len)
+{
     if (len < NET_MIN_FRAME || len > NET_MAX_FRAME || !virtio_dev_running(&n->vdev) ||
-        !(le16toh(n->cfg.status) & VIRTIO_NET_S_LINK_UP)) {
+        !(le16toh(n->cfg.status) & VIRTIO_NET_S_LINK_UP) || net_hdr_rx_check(n, hdr) < 0) {
         n->stats.rx_dropped++;
         return;
     }
-    unsigned pair = 0;
-    int slot = net_flow_slot(frame, len);
-    if (slot >= 0 && n->flow_pair[slot] < n->curr_pairs &&
-        n->vqs[net_rx_queue(n->flow_pair[slot])].ready)
-        pair = n->flow_pair[slot];
+    unsigned pair = net_rx_pair(n, hint, frame, len);
     struct net_rxq *rq = &n->rxq[pair];
     if (!n->vqs[net_rx_queue(pair)].ready || rq->frames >= NET_RX_BACKLOG ||
         rq->bytes + len > NET_RX_BACKLOG_BYTES) {
         n->stats.rx_dropped++;
+        return;
+    }
+    if (!rq->head) {
+        /* Nothing waits: try the backend's buffer straight into the ring,
+         * and copy the frame only if it has to wait for buffers. */
+        struct net_frame tmp = { .len = len, .hdr = *hdr, .data = frame, .borrowed = true };
+        rq->head = rq->tail = &tmp;
+        rq->frames = 1;
+        rq->bytes = len;
+        net_rx_flush(n, pair);
+        if (rq->head != &tmp)
+            return;
+        struct net_frame *f = malloc(sizeof(*f) + len);
+        if (!f) {
+            /* chains already filled from tmp go back empty with the frame */
+            net_rxq_push_held(&n->vqs[net_rx_queue(pair)], rq, true);
+            if (rq->nheld)
+                virtio_dev_queue_irq(&n->vdev, net_rx_queue(pair));
+            net_rxq_drop_head(n, rq, false);
+            return;
+        }
+        *f = tmp;
+        f->borrowed = false;
+        memcpy(f->own, frame, len);
+        f->data = f->own;
+        rq->head = rq->tail = f;
         return;
     }
     struct net_frame *f = malloc(sizeof(*f) + len);
@@ -277,39 +321,91 @@ void net_dev_receive(struct net_dev *n, const void *frame, size_t len)
         n->stats.rx_dropped++;
         return;
     }
-    f->next = NULL;
-    f->len = len;
-    memcpy(f->data, frame, len);
-    if (rq->tail)
-        rq->tail->next = f;
-    else
-        rq->head = f;
+    *f = (struct net_frame){ .len = len, .hdr = *hdr };
+    memcpy(f->own, frame, len);
+    f->data = f->own;
+    rq->tail->next = f;
     rq->tail = f;
     rq->frames++;
     rq->bytes += len;
     net_rx_flush(n, pair);
 }
 
+void net_dev_receive(struct net_dev *n, const void *frame, size_t len)
+{
+    if (!n)
+        return;
+    struct virtio_net_hdr_v1 h = { .gso_type = VIRTIO_NET_HDR_GSO_NONE };
+    net_rx_queue_frame(n, ~0u, &h, frame, len);
+}
+
+void net_dev_receive_vnet(struct net_dev *n, unsigned pair, const struct virtio_net_hdr_v1 *hdr,
+                          const void *frame, size_t len)
+{
+    if (!n)
+        return;
+    struct virtio_net_hdr_v1 h = *hdr;
+    net_rx_queue_frame(n, pair, &h, frame, len);
+}
+
 /* --- transmit --- */
 
-/* 0 if the chain holds a frame we can send; the frame is then in txbuf. */
-static int net_tx_take(struct net_dev *n, const struct virtq_elem *e, size_t hdr_len,
-                       size_t *frame_len)
+/* Checks one tx chain: its header (into *h, made safe to hand on) and the
+ * frame length. 0, or -errno: the frame is dropped. */
+static int net_tx_check(struct net_dev *n, const struct virtq_elem *e, size_t hdr_len,
+                        struct virtio_net_hdr_v1 *h, size_t *frame_len)
 {
-    struct virtio_net_hdr_v1 h = { 0 };
+    *h = (struct virtio_net_hdr_v1){ 0 };
     if (e->out_len < hdr_len)
         return -EINVAL;
-    net_iov_read_at(e->iov, e->nout, 0, &h, hdr_len);
-    /* No offload was offered: a GSO or partially checksummed frame cannot be
-     * finished here, and sending it on would put a bad frame on the wire. */
-    if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE || (h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))
-        return -EOPNOTSUPP;
+    net_iov_read_at(e->iov, e->nout, 0, h, hdr_len);
     size_t len = e->out_len - hdr_len;
     if (len < NET_MIN_FRAME || len > NET_MAX_FRAME)
         return -EMSGSIZE;
-    net_iov_read_at(e->iov, e->nout, hdr_len, n->txbuf, len);
+    /* Without offloads negotiated, a GSO or partially checksummed frame is
+     * refused here (no backend could finish it). */
+    int rc = net_hdr_tx_check(n, h, len);
+    if (rc < 0)
+        return rc;
     *frame_len = len;
     return 0;
+}
+
+/* The frame part of the chain (past hdr_len bytes) as iovecs after the
+ * header in n->vnet_iov; returns how many entries in all. */
+static unsigned net_tx_vnet_iov(struct net_dev *n, const struct virtq_elem *e, size_t hdr_len,
+                                struct virtio_net_hdr_v1 *h)
+{
+    struct iovec *v = n->vnet_iov;
+    unsigned k = 0;
+    v[k++] = (struct iovec){ h, sizeof(*h) };
+    size_t skip = hdr_len;
+    for (unsigned i = 0; i < e->nout; i++) {
+        size_t l = e->iov[i].iov_len;
+        if (skip >= l) {
+            skip -= l;
+            continue;
+        }
+        v[k++] = (struct iovec){ (uint8_t *)e->iov[i].iov_base + skip, l - skip };
+        skip = 0;
+    }
+    return k;
+}
+
+/* Hands one checked frame to the backend: 0 or -errno. */
+static int net_tx_send(struct net_dev *n, unsigned pair, const struct virtq_elem *e,
+                       size_t hdr_len, struct virtio_net_hdr_v1 *h, size_t len)
+{
+    const struct net_backend_ops *ops = n->be->ops;
+    if (ops->send_vnet) {
+        unsigned k = net_tx_vnet_iov(n, e, hdr_len, h);
+        return ops->send_vnet(n->be->be, pair, n->vnet_iov, k);
+    }
+    net_iov_read_at(e->iov, e->nout, hdr_len, n->txbuf, len);
+    int slot = net_flow_slot(n->txbuf, len);
+    if (slot >= 0)
+        n->flow_pair[slot] = (uint8_t)pair;
+    return ops->send(n->be->be, n->txbuf, len);
 }
 
 static void net_tx(struct net_dev *n, unsigned pair)
@@ -323,21 +419,19 @@ static void net_tx(struct net_dev *n, unsigned pair)
         struct virtq_elem e = { .iov = n->tx_iov, .iov_cap = NET_IOV_MAX };
         if (virtq_pop(vq, &e) != 1)
             break;
+        struct virtio_net_hdr_v1 h;
         size_t len = 0;
-        int rc = net_tx_take(n, &e, hdr_len, &len);
-        /* The chain is done with once the frame is copied out; returning it
-         * first keeps the ring consistent if the backend answers at once. */
+        int rc = net_tx_check(n, &e, hdr_len, &h, &len);
+        if (rc == 0 && (le16toh(n->cfg.status) & VIRTIO_NET_S_LINK_UP))
+            rc = net_tx_send(n, pair, &e, hdr_len, &h, len);
+        else if (rc == 0)
+            rc = -ENETDOWN;
+        /* Returned after the send: the backend reads the frame in place
+         * (send_vnet) or has copied it (send). A backend answering at once
+         * (slirp's ARP) fills rx buffers, not this ring. */
         virtq_push(vq, e.head, 0);
         pushed = true;
         if (rc < 0) {
-            n->stats.tx_errors++;
-            continue;
-        }
-        int slot = net_flow_slot(n->txbuf, len);
-        if (slot >= 0)
-            n->flow_pair[slot] = (uint8_t)pair;
-        if (!(le16toh(n->cfg.status) & VIRTIO_NET_S_LINK_UP) ||
-            n->be->ops->send(n->be->be, n->txbuf, len) < 0) {
             n->stats.tx_errors++;
             continue;
         }
@@ -377,11 +471,19 @@ static void net_config_write(struct virtio_dev *d, uint32_t off, const void *buf
 static int net_validate_features(struct virtio_dev *d, uint64_t f)
 {
     (void)d;
-    uint64_t needs_ctrl = (1ull << VIRTIO_NET_F_CTRL_RX) | (1ull << VIRTIO_NET_F_CTRL_MAC_ADDR) |
-                          (1ull << VIRTIO_NET_F_MQ);
-    if ((f & needs_ctrl) && !(f & (1ull << VIRTIO_NET_F_CTRL_VQ)))
-        return -EINVAL;
-    return 0;
+    return net_features_check(f);
+}
+
+static void net_backend_features(struct net_dev *n, uint64_t f)
+{
+    if (n->be->ops->set_features)
+        n->be->ops->set_features(n->be->be, f);
+}
+
+static void net_driver_ok(struct virtio_dev *d)
+{
+    struct net_dev *n = d->priv;
+    net_backend_features(n, d->guest_features);
 }
 
 static void net_reset(struct virtio_dev *d)
@@ -395,6 +497,7 @@ static void net_reset(struct virtio_dev *d)
     n->allmulti = false;
     memset(n->flow_pair, 0, sizeof(n->flow_pair));
     memcpy(n->cfg.mac, n->mac, ETH_ALEN);
+    net_backend_features(n, 0);
 }
 
 static void net_queue_reset(struct virtio_dev *d, unsigned qi)
@@ -409,6 +512,7 @@ static const struct virtio_dev_ops net_ops = {
     .queue_notify = net_queue_notify,
     .config_write = net_config_write,
     .validate_features = net_validate_features,
+    .driver_ok = net_driver_ok,
     .reset = net_reset,
     .queue_reset = net_queue_reset,
 };
@@ -442,8 +546,9 @@ int net_dev_init(struct net_dev *n, struct net_backend *be, const struct net_opt
     n->max_pairs = pairs;
     n->iov = calloc(NET_IOV_MAX, sizeof(*n->iov));
     n->tx_iov = calloc(NET_IOV_MAX, sizeof(*n->tx_iov));
+    n->vnet_iov = calloc(NET_IOV_MAX + 1, sizeof(*n->vnet_iov));
     n->txbuf = malloc(NET_MAX_FRAME);
-    bool ok = n->iov && n->tx_iov && n->txbuf;
+    bool ok = n->iov && n->tx_iov && n->vnet_iov && n->txbuf;
     for (unsigned p = 0; p < pairs && ok; p++) {
         n->rxq[p].held = calloc(NET_QUEUE_SIZE, sizeof(*n->rxq[p].held));
         ok = n->rxq[p].held != NULL;
@@ -470,6 +575,10 @@ int net_dev_init(struct net_dev *n, struct net_backend *be, const struct net_opt
                     (1ull << VIRTIO_NET_F_CTRL_MAC_ADDR);
     if (pairs > 1)
         features |= 1ull << VIRTIO_NET_F_MQ;
+    /* Only a backend that takes the header can finish a partial checksum or
+     * a TSO frame (or hand us one). */
+    if (be->ops->send_vnet && !o->no_offloads)
+        features |= NET_OFFLOAD_FEATURES;
     unsigned nq = 2 * pairs + (o->no_ctrl_vq ? 0 : 1);
     virtio_dev_init(&n->vdev, VIRTIO_ID_NET, features, n->vqs, nq, NET_QUEUE_SIZE, &n->cfg,
                     sizeof(n->cfg), &net_ops, n);
@@ -489,7 +598,8 @@ void net_dev_destroy(struct net_dev *n)
     }
     free(n->iov);
     free(n->tx_iov);
+    free(n->vnet_iov);
     free(n->txbuf);
-    n->iov = n->tx_iov = NULL;
+    n->iov = n->tx_iov = n->vnet_iov = NULL;
     n->txbuf = NULL;
 }

@@ -23,8 +23,14 @@
  *
  * vnet header: 12 bytes (virtio_net_hdr_v1) with VIRTIO_F_VERSION_1 or
  * MRG_RXBUF; 10 bytes (virtio_net_hdr) for a legacy driver without
- * MRG_RXBUF. No offloads are offered (no CSUM/GUEST_CSUM/TSO): rx headers
- * carry flags 0 and GSO_NONE.
+ * MRG_RXBUF. Offloads (CSUM, GUEST_CSUM, HOST_TSO4/6, GUEST_TSO4/6) are
+ * offered only on a backend that carries the header itself (send_vnet: a
+ * tap with IFF_VNET_HDR), so a partial checksum or a 64 KiB TSO frame goes
+ * through untouched in both directions. The guest's tx header is checked
+ * first (a gso_type or checksum the driver did not negotiate, gso_size 0,
+ * a checksum field outside the frame: dropped and counted) and copied, so
+ * the backend sees what was checked. Without such a backend (slirp, the
+ * tests' fake) nothing is offered: rx headers carry flags 0 and GSO_NONE.
  *
  * Threading: everything touching one net device - every queue's
  * queue_notify, reset/queue_reset, and net_dev_receive() (which backends call
@@ -59,6 +65,13 @@
 #define NET_FLOW_SLOTS       64       /* flow -> tx pair memory for rx steering */
 #define NET_CTRL_MAX         4096     /* longest control command accepted (MAC tables) */
 
+/* The offloads offered with a send_vnet backend (spec 5.1.3.1: each TSO
+ * comes with its checksum feature). */
+#define NET_OFFLOAD_FEATURES                                                                   \
+    ((1ull << VIRTIO_NET_F_CSUM) | (1ull << VIRTIO_NET_F_GUEST_CSUM) |                         \
+     (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) |                     \
+     (1ull << VIRTIO_NET_F_GUEST_TSO4) | (1ull << VIRTIO_NET_F_GUEST_TSO6))
+
 /* --- the backend interface: what a network backend implements --- */
 
 struct net_dev;
@@ -67,6 +80,19 @@ struct net_backend_ops {
     /* One frame from the guest (Ethernet header onwards, no vnet header).
      * 0, or -errno (the device counts a tx error; the frame is gone). */
     int (*send)(void *be, const void *frame, size_t len);
+    /* Optional: a backend that carries the vnet header (a tap with
+     * IFF_VNET_HDR). The device then sends every frame here instead of
+     * send(), and offers the offloads (unless net_opts.no_offloads).
+     * iov[0] is the header (sizeof(struct virtio_net_hdr_v1) bytes,
+     * little-endian, num_buffers 0, already checked against the negotiated
+     * features), iov[1..niov) the frame, straight from guest memory (it may
+     * change under the call: it is data only). pair: the tx queue pair.
+     * niov <= NET_IOV_MAX + 1. 0, or -errno as for send(). */
+    int (*send_vnet)(void *be, unsigned pair, const struct iovec *iov, unsigned niov);
+    /* Optional: the driver set DRIVER_OK with these features (0: reset).
+     * What the backend may hand net_dev_receive_vnet() follows them
+     * (partial checksums with GUEST_CSUM, TSO frames with GUEST_TSO4/6). */
+    void (*set_features)(void *be, uint64_t features);
 };
 
 struct net_backend {
@@ -85,6 +111,7 @@ struct net_opts {
     unsigned max_pairs;   /* 0 or 1: one pair; more: VIRTIO_NET_F_MQ */
     bool no_ctrl_vq;      /* do not offer a control queue (nor MQ, CTRL_RX, CTRL_MAC_ADDR) */
     bool no_mrg_rxbuf;    /* do not offer VIRTIO_NET_F_MRG_RXBUF */
+    bool no_offloads;     /* do not offer checksum/TSO offloads even with send_vnet */
 };
 
 struct net_stats {
@@ -124,6 +151,7 @@ struct net_dev {
     struct iovec *iov;             /* NET_IOV_MAX, for the rx chain being filled */
     struct iovec *tx_iov;          /* NET_IOV_MAX, tx and control chains (rx may
                                     * run inside a tx: separate arrays) */
+    struct iovec *vnet_iov;        /* NET_IOV_MAX + 1: header + frame for send_vnet */
     uint8_t *txbuf;                /* NET_MAX_FRAME + header: one tx frame */
     struct net_stats stats;
 };
@@ -136,6 +164,20 @@ void net_dev_destroy(struct net_dev *n);
 /* Called by the backend: one frame for the guest (Ethernet header onwards).
  * Copied; the caller keeps its buffer. */
 void net_dev_receive(struct net_dev *n, const void *frame, size_t len);
+
+/* The same with the backend's vnet header (virtio_net_hdr_v1 layout,
+ * little-endian; num_buffers ignored) and the queue pair the backend got
+ * it on (a tap queue): the frame goes to that pair's rx queue when the
+ * driver uses it, else it is steered as above. A header the driver did not
+ * negotiate (a partial checksum without GUEST_CSUM, a GSO type without its
+ * GUEST_TSO) drops the frame. */
+void net_dev_receive_vnet(struct net_dev *n, unsigned pair, const struct virtio_net_hdr_v1 *hdr,
+                          const void *frame, size_t len);
+
+/* Frames waiting for rx buffers on the queue a frame from pair would go
+ * to: a backend stops reading while this is high (backpressure instead of
+ * reading frames only to drop them). */
+unsigned net_dev_rx_backlog(const struct net_dev *n, unsigned pair);
 
 /* Link state (VIRTIO_NET_S_LINK_UP), with a config interrupt on change. */
 void net_dev_set_link(struct net_dev *n, bool up);

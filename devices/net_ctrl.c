@@ -2,10 +2,14 @@
  * byte and command data in device-readable buffers, then one writable ack
  * byte. Any length that does not match the command exactly gets
  * VIRTIO_NET_ERR; a chain without a writable byte cannot be answered at all
- * and marks the device NEEDS_RESET (as blk does for a missing status). */
+ * and marks the device NEEDS_RESET (as blk does for a missing status).
+ *
+ * Also the vnet header rules both directions share with net.c: which
+ * flags and GSO types each side may use under the negotiated features. */
 #include "devices/net_ctrl.h"
 
 #include <endian.h>
+#include <errno.h>
 #include <string.h>
 
 static bool net_has(const struct net_dev *n, unsigned bit)
@@ -137,4 +141,103 @@ void net_ctrl_process(struct net_dev *n, unsigned qi)
     }
     if (pushed)
         virtio_dev_queue_irq(&n->vdev, qi);
+}
+
+/* --- vnet header rules --- */
+
+static bool has_bit(uint64_t f, unsigned bit)
+{
+    return (f >> bit) & 1;
+}
+
+int net_features_check(uint64_t f)
+{
+    /* feature -> what it requires (one of, for the ECN bits) */
+    static const struct { unsigned bit; uint64_t needs; } deps[] = {
+        { VIRTIO_NET_F_GUEST_TSO4, 1ull << VIRTIO_NET_F_GUEST_CSUM },
+        { VIRTIO_NET_F_GUEST_TSO6, 1ull << VIRTIO_NET_F_GUEST_CSUM },
+        { VIRTIO_NET_F_GUEST_UFO, 1ull << VIRTIO_NET_F_GUEST_CSUM },
+        { VIRTIO_NET_F_GUEST_ECN,
+          (1ull << VIRTIO_NET_F_GUEST_TSO4) | (1ull << VIRTIO_NET_F_GUEST_TSO6) },
+        { VIRTIO_NET_F_HOST_TSO4, 1ull << VIRTIO_NET_F_CSUM },
+        { VIRTIO_NET_F_HOST_TSO6, 1ull << VIRTIO_NET_F_CSUM },
+        { VIRTIO_NET_F_HOST_UFO, 1ull << VIRTIO_NET_F_CSUM },
+        { VIRTIO_NET_F_HOST_ECN,
+          (1ull << VIRTIO_NET_F_HOST_TSO4) | (1ull << VIRTIO_NET_F_HOST_TSO6) },
+        { VIRTIO_NET_F_CTRL_RX, 1ull << VIRTIO_NET_F_CTRL_VQ },
+        { VIRTIO_NET_F_CTRL_MAC_ADDR, 1ull << VIRTIO_NET_F_CTRL_VQ },
+        { VIRTIO_NET_F_MQ, 1ull << VIRTIO_NET_F_CTRL_VQ },
+    };
+    for (size_t i = 0; i < sizeof(deps) / sizeof(deps[0]); i++)
+        if (has_bit(f, deps[i].bit) && !(f & deps[i].needs))
+            return -EINVAL;
+    return 0;
+}
+
+/* The feature a GSO type needs from the driver (rx: GUEST_*) or from the
+ * device (tx: HOST_*), or -1 for a type with no feature at all. */
+static int gso_feature(uint8_t type, bool rx)
+{
+    switch (type) {
+    case VIRTIO_NET_HDR_GSO_TCPV4:
+        return rx ? VIRTIO_NET_F_GUEST_TSO4 : VIRTIO_NET_F_HOST_TSO4;
+    case VIRTIO_NET_HDR_GSO_TCPV6:
+        return rx ? VIRTIO_NET_F_GUEST_TSO6 : VIRTIO_NET_F_HOST_TSO6;
+    case VIRTIO_NET_HDR_GSO_UDP:
+        return rx ? VIRTIO_NET_F_GUEST_UFO : VIRTIO_NET_F_HOST_UFO;
+    default:
+        return -1;
+    }
+}
+
+int net_hdr_tx_check(const struct net_dev *n, struct virtio_net_hdr_v1 *h, size_t frame_len)
+{
+    /* DATA_VALID and RSC_INFO are the device's to set (5.1.6.2.1). */
+    h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h->num_buffers = 0;
+    if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        if (!net_has(n, VIRTIO_NET_F_CSUM))
+            return -EOPNOTSUPP;
+        size_t end = (size_t)le16toh(h->csum_start) + le16toh(h->csum_offset) + 2;
+        if (end > frame_len)
+            return -EINVAL;
+    }
+    if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        uint8_t ecn = h->gso_type & VIRTIO_NET_HDR_GSO_ECN;
+        int need = gso_feature(h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN, false);
+        if (need < 0 || !net_has(n, (unsigned)need) ||
+            (ecn && !net_has(n, VIRTIO_NET_F_HOST_ECN)))
+            return -EOPNOTSUPP;
+        /* a segmented frame is checksummed per segment: the driver must ask
+         * for it, and must say how long a segment is */
+        if (!(h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || le16toh(h->gso_size) == 0)
+            return -EINVAL;
+    }
+    /* hdr_len is a hint the device may not trust (5.1.6.2.2); one the frame
+     * cannot hold would only get the frame refused further on */
+    if (le16toh(h->hdr_len) > frame_len)
+        h->hdr_len = 0;
+    return 0;
+}
+
+int net_hdr_rx_check(const struct net_dev *n, struct virtio_net_hdr_v1 *h)
+{
+    h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+    if (!net_has(n, VIRTIO_NET_F_GUEST_CSUM)) {
+        /* without GUEST_CSUM flags must be 0; a frame still needing its
+         * checksum cannot be given to this driver */
+        if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+            return -EOPNOTSUPP;
+        h->flags = 0;
+    }
+    if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        uint8_t ecn = h->gso_type & VIRTIO_NET_HDR_GSO_ECN;
+        int need = gso_feature(h->gso_type & ~VIRTIO_NET_HDR_GSO_ECN, true);
+        if (need < 0 || !net_has(n, (unsigned)need) ||
+            (ecn && !net_has(n, VIRTIO_NET_F_GUEST_ECN)))
+            return -EOPNOTSUPP;
+    } else {
+        h->gso_size = 0;
+    }
+    return 0;
 }

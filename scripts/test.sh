@@ -103,6 +103,22 @@ e2e packed KICK_DISK_MB=64 KICK_DISK_CHECK=64 KICK_NET_CHECK=1 KICK_STDIN=kick-i
     tests/nested/kick-in-nested.sh build/nested build/vmm/kick console=hvc0 pci=noearly \
     kick.test=packed,fio,console,demo,blk,net kick.expect=1,2,3,4 kick.blkcount=64 \
     kick.console_input=kick-input-9 kick.virtio_mode=modern kick.virtio_irq=msix
+# virtio-blk with two request queues (two vCPUs; a queue and an MSI-X vector each): fio's verify
+# with a job pinned to each queue's CPU, both vectors must fire; then ext2 made, filled, remounted
+# and read back, checked in the image afterwards (e2fsck, debugfs); a deleted 32 MiB file
+# fstrim'd must shrink the image's allocation; a second disk on a full tmpfs must fail the
+# guest's write with EIO while kick and the other disk carry on.
+e2e blk-mq-fs KICK_DISK_MB=64 KICK_ARGS="--cpus 2" KICK_FS_CHECK=1 KICK_TRIM_CHECK=1 \
+    KICK_ENOSPC_DISK=16 \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \
+    kick.test=blkmq,blkfs kick.blkqueues=2
+# virtio-net on a tap kick creates (kt0, 10.0.3.1/24 in the nested host), two vCPUs so two queue
+# pairs (MQ, IFF_MULTI_QUEUE, a vector each) and the checksum/TSO offloads negotiated; ping, 4 MiB
+# each way by TCP compared on both ends; iperf3 3 s each way (numbers printed, not judged), the
+# average packet in the data direction must show TSO (> 4000 bytes).
+e2e net-tap-mq KICK_TAP=1 KICK_IPERF3=1 KICK_ARGS="--cpus 2" \
+    tests/nested/kick-in-nested.sh build/nested build/vmm/kick pci=noearly \
+    kick.test=net_tap,net_iperf kick.net_pairs=2 kick.iperf3=10.0.3.1 kick.iperf3_tso=1
 # kick's devices judged by a second driver: the bare-metal probe (multiboot) under kick run;
 # transitional, modern, legacy, packed and packed-modern, every rule must pass. Directly on this
 # machine's /dev/kvm (the probe runs there, unlike a stock kernel), then in the nested host.

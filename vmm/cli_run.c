@@ -21,14 +21,16 @@
 #define STR(x) STR_(x)
 #define RUN_MAX_CPUS_STR STR(RUN_MAX_CPUS)
 #define RUN_MAX_DISKS_STR STR(RUN_MAX_DISKS)
+#define BLK_MAX_QUEUES_STR STR(BLK_MAX_QUEUES)
 
 void cli_run_usage(FILE *out)
 {
     fprintf(out,
             "usage: kick run --kernel IMAGE [--initrd FILE] [--cmdline STRING]\n"
-            "                [--memory SIZE] [--cpus N] [--rng] [--disk path=F[,ro=on][,serial=S]]\n"
+            "                [--memory SIZE] [--cpus N] [--rng]\n"
+            "                [--disk path=F[,ro=on][,serial=S][,queues=N]]\n"
             "                [--console serial|virtio|virtio,name=N,path=SOCK|file=F]\n"
-            "                [--net user[,hostfwd=RULE...]|tap[=IFNAME]]\n"
+            "                [--net user[,hostfwd=RULE...]|tap[=IFNAME][,queues=N]]\n"
             "                [--transport modern|legacy|transitional] [--verbose]\n"
             "\n"
             "Boots a Linux bzImage (64-bit entry, boot protocol 2.06 or later) or a multiboot\n"
@@ -42,9 +44,11 @@ void cli_run_usage(FILE *out)
             "                 at least 32M); above 3 GiB the rest is mapped from 4 GiB up\n"
             "  --cpus N       vCPUs, 1 to %u (default 1)\n"
             "  --rng          a virtio-rng device (entropy from getrandom)\n"
-            "  --disk path=F[,ro=on][,serial=S]\n"
+            "  --disk path=F[,ro=on][,serial=S][,queues=N]\n"
             "                 a virtio-blk device on the raw image or block device F\n"
-            "                 (ro=on: read-only; serial: up to 20 bytes); repeatable, up to %u\n"
+            "                 (ro=on: read-only; serial: up to 20 bytes; queues: request\n"
+            "                 queues, each with its own MSI-X vector and io_uring, 1 to %u,\n"
+            "                 default one per vCPU); repeatable, up to %u\n"
             "  --console virtio\n"
             "                 a virtio-console device with port 0 (hvc0) on kick's stdin and\n"
             "                 stdout (boot the guest with console=hvc0); the UART then only\n"
@@ -56,8 +60,10 @@ void cli_run_usage(FILE *out)
             "                 a virtio-net device on user networking (libslirp: guest\n"
             "                 10.0.2.15 by DHCP, host and gateway 10.0.2.2, DNS 10.0.2.3);\n"
             "                 hostfwd rules forward host ports into the guest\n"
-            "  --net tap[=IFNAME]\n"
-            "                 a virtio-net device on a tap interface (needs CAP_NET_ADMIN)\n"
+            "  --net tap[=IFNAME][,queues=N]\n"
+            "                 a virtio-net device on a tap interface (needs CAP_NET_ADMIN;\n"
+            "                 created if missing), with checksum and TSO offloads; queues:\n"
+            "                 queue pairs (a multiqueue tap), default one per vCPU\n"
             "  --transport T  virtio-pci layout of every device: modern, legacy or\n"
             "                 transitional (default: both, the driver picks)\n"
             "  --packed       offer packed virtqueues (VIRTIO_F_RING_PACKED) on every device;\n"
@@ -76,7 +82,7 @@ void cli_run_usage(FILE *out)
             "Linux without ACPI cannot power off, so test guests should end with\n"
             "'reboot -f'; use e.g. --cmdline \"console=ttyS0 reboot=k panic=-1\" so a panic\n"
             "resets at once. A guest that halts with interrupts off hangs kick.\n",
-            RUN_DEFAULT_CMDLINE, RUN_MAX_CPUS, RUN_MAX_DISKS);
+            RUN_DEFAULT_CMDLINE, RUN_MAX_CPUS, BLK_MAX_QUEUES, RUN_MAX_DISKS);
 }
 
 int cli_parse_size(const char *s, uint64_t *bytes)
@@ -147,7 +153,7 @@ static int parse_console(const char *val, struct run_config *c)
     return 0;
 }
 
-/* --net user[,hostfwd=R...] or tap[=IFNAME]: every rule checked now. */
+/* --net user[,hostfwd=R...] or tap[=IFNAME][,queues=N]: every rule checked now. */
 static int parse_net(const char *val, struct run_config *c)
 {
     if (c->net)
@@ -164,8 +170,21 @@ static int parse_net(const char *val, struct run_config *c)
         if (strlen(c->net_cfg.tap) >= IFNAMSIZ)
             return usage_error("--net %s: interface name longer than %s bytes", val,
                                STR(IFNAMSIZ) " - 1");
-        if (strtok_r(NULL, ",", &save))
-            return usage_error("--net %s: tap takes no options%s", val, "");
+        for (char *kv = strtok_r(NULL, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+            if (strncmp(kv, "queues=", 7) != 0)
+                return usage_error("--net %s: unknown option '%s' (tap takes queues=N)", val, kv);
+            if (c->net_cfg.queues)
+                return usage_error("--net %s: %s", val, "queues given twice");
+            char *end, why[96];
+            errno = 0;
+            long n = strtol(kv + 7, &end, 10);
+            snprintf(why, sizeof why, "%s is not a number from 1 to %u (queue pairs)", kv,
+                     (unsigned)VSLOT_NET_MAX_PAIRS);
+            if (!isdigit((unsigned char)kv[7]) || *end || errno || n < 1 ||
+                n > VSLOT_NET_MAX_PAIRS)
+                return usage_error("--net %s: %s", val, why);
+            c->net_cfg.queues = (unsigned)n;
+        }
         return 0;
     }
     if (!kind || strcmp(kind, "user") != 0)
@@ -186,7 +205,7 @@ static int parse_net(const char *val, struct run_config *c)
     return 0;
 }
 
-/* path=F[,ro=on|off][,serial=S]: one error line per problem. */
+/* path=F[,ro=on|off][,serial=S][,queues=N]: one error line per problem. */
 static int parse_disk(const char *val, struct run_disk *d)
 {
     /* path and serial point into this copy, freed after the run */
@@ -198,8 +217,8 @@ static int parse_disk(const char *val, struct run_disk *d)
     for (char *save = NULL, *kv = strtok_r(s, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(kv, '=');
         if (!eq)
-            return usage_error("--disk %s: '%s' is not key=value (keys: path, ro, serial)", val,
-                               kv);
+            return usage_error("--disk %s: '%s' is not key=value "
+                               "(keys: path, ro, serial, queues)", val, kv);
         *eq = 0;
         const char *v = eq + 1;
         if (!strcmp(kv, "path")) {
@@ -221,8 +240,19 @@ static int parse_disk(const char *val, struct run_disk *d)
             if (strlen(v) > 20)
                 return usage_error("--disk %s: serial '%s' is longer than 20 bytes", val, v);
             d->serial = v;
+        } else if (!strcmp(kv, "queues")) {
+            if (d->queues)
+                return usage_error("--disk %s: %s", val, "queues given twice");
+            char *end;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (!isdigit((unsigned char)*v) || *end || errno || n < 1 || n > BLK_MAX_QUEUES)
+                return usage_error("--disk %s: queues=%s is not a number from 1 to "
+                                   BLK_MAX_QUEUES_STR, val, v);
+            d->queues = (unsigned)n;
         } else {
-            return usage_error("--disk %s: unknown key '%s' (keys: path, ro, serial)", val, kv);
+            return usage_error("--disk %s: unknown key '%s' "
+                               "(keys: path, ro, serial, queues)", val, kv);
         }
     }
     if (!d->path)
@@ -374,6 +404,14 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
     }
     if (!c->kernel)
         return usage_error("--kernel is required%s%s", "", "");
+    /* Linux maps one hardware queue to each CPU it can: more queues than
+     * vCPUs would sit idle, fewer make vCPUs share one. */
+    for (unsigned i = 0; i < c->ndisks; i++)
+        if (!c->disks[i].queues)
+            c->disks[i].queues = c->cpus < BLK_MAX_QUEUES ? c->cpus : BLK_MAX_QUEUES;
+    /* a queue pair per vCPU, as Linux uses them (tap only: slirp has one) */
+    if (c->net_cfg.tap && !c->net_cfg.queues)
+        c->net_cfg.queues = c->cpus < VSLOT_NET_MAX_PAIRS ? c->cpus : VSLOT_NET_MAX_PAIRS;
     if (c->packed && c->transport == VPCI_LEGACY)
         return usage_error("--packed needs the modern interface; not with --transport %s%s",
                            "legacy", "");

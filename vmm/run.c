@@ -173,7 +173,8 @@ static int build_pci(struct machine *m)
     }
     for (unsigned i = 0; i < cfg->ndisks; i++) {
         const struct run_disk *d = &cfg->disks[i];
-        struct vslot_disk disk = { .path = d->path, .serial = d->serial, .read_only = d->read_only };
+        struct vslot_disk disk = { .path = d->path, .serial = d->serial, .read_only = d->read_only,
+                                   .queues = d->queues };
         r = vslot_create(&m->slot[m->nslot], &m->env, VSLOT_BLK, &disk, err, sizeof err);
         m->nslot++;
         if (r < 0) {

@@ -22,6 +22,7 @@ struct run_disk {
     const char *path;
     const char *serial;   /* NULL: none */
     bool read_only;
+    unsigned queues;      /* request queues (MSI-X vector each); 0 until parsed: the vCPUs */
     char *spec;           /* the parsed --disk value, owned (path and serial point in) */
 };
 

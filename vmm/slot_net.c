@@ -16,9 +16,25 @@ int vslot_net_make(struct virtio_slot *s, const struct vslot_net *c, char *err, 
 {
     int r;
     struct net_backend *nb;
+    unsigned pairs = 1;
     if (c->tap) {
         s->use_tap = true;
-        if ((r = net_tap_open(&s->tap, c->tap, err, errlen)) < 0)
+        /* one tap queue per queue pair; slirp is one stack on one thread */
+        pairs = c->queues ? c->queues : 1;
+        if (pairs > VSLOT_NET_MAX_PAIRS) {
+            snprintf(err, errlen, "%u queue pairs, at most %u", pairs,
+                     (unsigned)VSLOT_NET_MAX_PAIRS);
+            return -EINVAL;
+        }
+        r = net_tap_open_mq(&s->tap, c->tap, pairs, err, errlen);
+        if (r == -EINVAL && pairs > 1 && net_tap_open(&s->tap, c->tap, err, errlen) == 0) {
+            /* an existing tap made without multi_queue takes one queue only */
+            fprintf(stderr, "kick run: --net: tap %s is single-queue: one queue pair, not %u\n",
+                    s->tap.ifname, pairs);
+            pairs = 1;
+            r = 0;
+        }
+        if (r < 0)
             return r;
         nb = &s->tap.nb;
     } else {
@@ -33,8 +49,8 @@ int vslot_net_make(struct virtio_slot *s, const struct vslot_net *c, char *err, 
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    /* one queue pair and the control queue: Linux's default */
-    struct net_opts no = { .max_pairs = 1 };
+    /* the control queue always: Linux sets the pairs it uses through it */
+    struct net_opts no = { .max_pairs = pairs };
     if ((r = net_dev_init(s->net, nb, &no)) < 0) {
         snprintf(err, errlen, "virtio-net device: %s", strerror(-r));
         return r;
@@ -96,11 +112,25 @@ static void *slirp_loop(struct virtio_slot *s, struct pollfd *extra, unsigned ne
     return NULL;
 }
 
+/* Tap queues sit after the kicks in the poll set; one whose device queue
+ * already has frames waiting for rx buffers is not read (events 0) until
+ * the guest posts buffers - a kick this same loop serves. The choice reads
+ * device state, so it is made under the bus lock. */
+static void tap_poll_set(struct virtio_slot *s, struct pollfd *taps)
+{
+    for (unsigned q = 0; q < s->tap.nqueues; q++)
+        taps[q] = (struct pollfd){ .fd = s->tap.fds[q],
+                                   .events = net_tap_wants_read(&s->tap, q) ? POLLIN : 0 };
+}
+
 static void *tap_loop(struct virtio_slot *s, struct pollfd *extra, unsigned nextra)
 {
-    extra[nextra] = (struct pollfd){ .fd = s->tap.fd, .events = POLLIN };
+    unsigned ntap = s->tap.nqueues;
+    pci_host_lock(s->env->bus);
+    tap_poll_set(s, extra + nextra);
+    pci_host_unlock(s->env->bus);
     for (;;) {
-        if (poll(extra, nextra + 1, -1) < 0) {
+        if (poll(extra, nextra + ntap, -1) < 0) {
             if (errno == EINTR)
                 continue;
             run_stop_request(s->env->stop, 1, true, "net thread: poll: %s", strerror(errno));
@@ -110,7 +140,12 @@ static void *tap_loop(struct virtio_slot *s, struct pollfd *extra, unsigned next
             return NULL;
         pci_host_lock(s->env->bus);
         serve_kicks(s, extra);
-        int r = (extra[nextra].revents & POLLIN) ? net_tap_poll(&s->tap) : 0;
+        int r = 0;
+        /* POLLERR too: the read reports what went wrong */
+        for (unsigned q = 0; q < ntap && r >= 0; q++)
+            if (extra[nextra + q].revents & (POLLIN | POLLERR))
+                r = net_tap_poll_queue(&s->tap, q);
+        tap_poll_set(s, extra + nextra);
         pci_host_unlock(s->env->bus);
         if (r < 0) {
             run_stop_request(s->env->stop, 1, true, "net thread: tap %s: %s", s->tap.ifname,
@@ -123,7 +158,7 @@ static void *tap_loop(struct virtio_slot *s, struct pollfd *extra, unsigned next
 void *vslot_net_thread(void *arg)
 {
     struct virtio_slot *s = arg;
-    struct pollfd extra[2 + VSLOT_MAX_QUEUES];
+    struct pollfd extra[1 + VSLOT_MAX_QUEUES + NET_TAP_MAX_QUEUES];
     unsigned n = 0;
     extra[n++] = (struct pollfd){ .fd = s->stop_fd, .events = POLLIN };
     for (unsigned q = 0; q < s->nq; q++)

@@ -15,9 +15,10 @@
 
 #include "backends/entropy.h"
 
-/* epoll tags besides the queue indexes */
+/* epoll tags: a queue's kick is its index; its completions are
+ * TAG_COMPLETION + index */
 #define TAG_STOP       0xffff0000u
-#define TAG_COMPLETION 0xffff0001u
+#define TAG_COMPLETION 0x00010000u
 
 /* ---- interrupts ---- */
 
@@ -127,8 +128,8 @@ static void *device_thread(void *arg)
 {
     struct virtio_slot *s = arg;
     for (;;) {
-        struct epoll_event ev[VSLOT_MAX_QUEUES + 2];
-        int n = epoll_wait(s->epoll_fd, ev, VSLOT_MAX_QUEUES + 2, -1);
+        struct epoll_event ev[2 * VSLOT_MAX_QUEUES + 1];
+        int n = epoll_wait(s->epoll_fd, ev, 2 * VSLOT_MAX_QUEUES + 1, -1);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -140,10 +141,11 @@ static void *device_thread(void *arg)
             uint32_t tag = ev[i].data.u32;
             if (tag == TAG_STOP)
                 return NULL;
-            if (tag == TAG_COMPLETION) {
-                vslot_drain(s->completion_fd);
+            if (tag >= TAG_COMPLETION && tag - TAG_COMPLETION < s->nq) {
+                unsigned q = tag - TAG_COMPLETION;
+                vslot_drain(s->completion_fd[q]);
                 pci_host_lock(s->env->bus);
-                blk_poll_queue(s->blk, 0, false);
+                blk_poll_queue(s->blk, q, false);
                 pci_host_unlock(s->env->bus);
             } else if (tag < s->nq) {
                 vslot_drain(s->kick_fd[tag]);
@@ -173,7 +175,13 @@ static int fail(char *err, size_t errlen, int r, const char *what)
 static int make_blk(struct virtio_slot *s, const struct vslot_disk *disk, char *err,
                     size_t errlen)
 {
-    struct file_uring_opts fo = { .read_only = disk->read_only, .channels = 1 };
+    unsigned nq = disk->queues ? disk->queues : 1;
+    if (nq > BLK_MAX_QUEUES || nq > VSLOT_MAX_QUEUES) {
+        snprintf(err, errlen, "%u queues, at most %u", nq, BLK_MAX_QUEUES);
+        return -EINVAL;
+    }
+    /* one ring per queue: a queue's completions never wait behind another's */
+    struct file_uring_opts fo = { .read_only = disk->read_only, .channels = nq };
     int r = file_uring_open(&s->file, disk->path, &fo);
     if (r < 0)
         return fail(err, errlen, r, "cannot open the image");
@@ -185,12 +193,14 @@ static int make_blk(struct virtio_slot *s, const struct vslot_disk *disk, char *
     s->blk = calloc(1, sizeof *s->blk);
     if (!s->blk)
         return fail(err, errlen, -ENOMEM, "device");
-    struct blk_opts bo = { .serial = disk->serial, .read_only = disk->read_only, .num_queues = 1 };
+    struct blk_opts bo = { .serial = disk->serial, .read_only = disk->read_only,
+                           .num_queues = nq };
     if ((r = blk_dev_init(s->blk, &s->file.blk, &bo)) < 0)
         return fail(err, errlen, r, "virtio-blk device");
     s->blk_ready = true;
     s->vdev = &s->blk->vdev;
-    s->completion_fd = file_uring_event_fd(&s->file, 0);
+    for (unsigned q = 0; q < nq; q++)
+        s->completion_fd[q] = file_uring_event_fd(&s->file, q);
     return 0;
 }
 
@@ -200,10 +210,10 @@ int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_
     memset(s, 0, sizeof *s);
     s->env = env;
     s->kind = kind;
-    s->completion_fd = s->stop_fd = s->epoll_fd = -1;
+    s->stop_fd = s->epoll_fd = -1;
     s->route_first = -1;
     for (unsigned q = 0; q < VSLOT_MAX_QUEUES; q++)
-        s->kick_fd[q] = -1;
+        s->kick_fd[q] = s->completion_fd[q] = -1;
     int r;
     switch (kind) {
     case VSLOT_BLK:
@@ -263,8 +273,9 @@ int vslot_start(struct virtio_slot *s)
         r = watch(s->epoll_fd, s->stop_fd, TAG_STOP);
     for (unsigned q = 0; q < s->nq && r == 0 && fn == device_thread; q++)
         r = watch(s->epoll_fd, s->kick_fd[q], q);
-    if (r == 0 && s->completion_fd >= 0)
-        r = watch(s->epoll_fd, s->completion_fd, TAG_COMPLETION);
+    for (unsigned q = 0; q < s->nq && r == 0 && fn == device_thread; q++)
+        if (s->completion_fd[q] >= 0)
+            r = watch(s->epoll_fd, s->completion_fd[q], TAG_COMPLETION + q);
     if (r < 0)
         return r;
     /* signals are for the main thread and the vCPUs */

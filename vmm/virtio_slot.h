@@ -7,7 +7,9 @@
  * at every notify address the queue has, re-registered when the guest moves
  * the BAR) and on the backend's descriptors (blk: the io_uring completion
  * eventfd; console: the character backends; net: slirp's sockets or the
- * tap), so queue kicks and backend I/O never run on a vCPU thread. A notify
+ * tap), so queue kicks and backend I/O never run on a vCPU thread. A disk has
+ * one io_uring per request queue (VIRTIO_BLK_F_MQ when more than one), each
+ * with its own completion eventfd, so a completion only polls its queue. A notify
  * write that misses the ioeventfd (a BAR being moved, a write of another
  * width) still arrives as an exit and reaches the same virtio_dev_notify.
  *
@@ -39,6 +41,9 @@
 #define VSLOT_MAX_QUEUES 16
 #define VSLOT_MAX_CONSOLE_PORTS 7 /* named ones, besides port 0 (VSLOT_MAX_QUEUES) */
 #define VSLOT_MAX_HOSTFWD 16
+/* virtio-net queue pairs that fit VSLOT_MAX_QUEUES with the control queue */
+#define VSLOT_NET_MAX_PAIRS ((VSLOT_MAX_QUEUES - 1) / 2 < NET_MAX_PAIRS ? \
+                             (VSLOT_MAX_QUEUES - 1) / 2 : NET_MAX_PAIRS)
 
 enum vslot_kind { VSLOT_RNG, VSLOT_BLK, VSLOT_CONSOLE, VSLOT_NET };
 
@@ -52,12 +57,14 @@ struct vslot_net {
     const char *tap;     /* tap interface name ("" : the kernel picks); NULL: slirp */
     const char *hostfwd[VSLOT_MAX_HOSTFWD];
     unsigned nhostfwd;
+    unsigned queues;     /* tap: queue pairs, 1..VSLOT_NET_MAX_PAIRS; 0: 1 (slirp: always 1) */
 };
 
 struct vslot_disk {
     const char *path;
     const char *serial; /* NULL: none */
     bool read_only;
+    unsigned queues;    /* request queues, 1..BLK_MAX_QUEUES; 0: 1 */
 };
 
 /* What every slot shares. */
@@ -101,7 +108,7 @@ struct virtio_slot {
     unsigned nq;
     int kick_fd[VSLOT_MAX_QUEUES];
     struct vslot_ioev ioev[VSLOT_MAX_QUEUES][2]; /* [queue][legacy] */
-    int completion_fd;            /* -1: none */
+    int completion_fd[VSLOT_MAX_QUEUES]; /* blk: queue q's io_uring eventfd; -1: none */
     int stop_fd, epoll_fd;
     pthread_t thread;
     bool thread_started;

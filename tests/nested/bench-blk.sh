@@ -2,6 +2,12 @@
 # Block benchmark (not a test): in ONE nested-host boot, `kick run` boots the guest images with a
 # BENCH_DISK_MB raw image on virtio-blk and the guest runs guest-tests/fio.sh in bench mode
 # (kick.test=fio kick.fio=bench), three times: kick as is, with --no-ioeventfd, with --no-irqfd.
+# Multi-queue runs (BENCH_RUNS, not in the default set): cpus2-q1 and cpus2-q2 give kick two
+# vCPUs and the disk one or two request queues (--disk queues=N), and run guest-tests/blkmq.sh
+# in bench mode instead: the same five jobs, each as two fio jobs pinned to the two vCPUs (so in
+# cpus2-q2 each carries one queue's I/O; the table shows their sums); cpus2-q2-1job is cpus2-q2
+# with a single job, like the default run. Give the nested host two CPUs for these
+# (NESTED_SMP=2, run-nested.sh's default).
 # Then the same script and the same fio binary run on a file of the nested host itself (a chroot
 # of the guest initramfs; buffered, since the host's rootfs has no O_DIRECT): the ceiling.
 # Prints a table of IOPS and KiB/s per fio job, and per virtio-blk request, from kick's --verbose
@@ -9,7 +15,8 @@
 # whole run, boot included; the boot's few hundred requests are noise against the benchmark's).
 # usage: bench-blk.sh [BUILDDIR] [KICK]   (defaults build/nested, build/vmm/kick)
 #   env: BENCH_RUNTIME: seconds per fio job (default 3); BENCH_DISK_MB (default 64);
-#        BENCH_RUNS: which kick runs, of "default no-ioeventfd no-irqfd" (default all three);
+#        BENCH_RUNS: which kick runs, of "default no-ioeventfd no-irqfd cpus2-q1 cpus2-q2
+#        cpus2-q2-1job" (default the first three);
 #        KICK_TIMEOUT: seconds each kick run may take (default 300); NESTED_TIMEOUT: run-nested.sh
 # Exit status: 0 if every kick run ended with KICK-VERDICT: PASS and exit 0 and the host run
 # printed all its numbers. The console log is BUILDDIR/logs/nested.log.
@@ -29,24 +36,30 @@ cat > "$payload/run.sh" <<RUN
 #!/bin/sh
 T=/tmp
 status=0
-# usage: kick_run LABEL [KICK-OPTION...]; every output line prefixed "LABEL| "
+# usage: kick_run LABEL DISK-SUBOPTIONS GUEST-CMDLINE [KICK-OPTION...]; every output line
+# prefixed "LABEL| "
 kick_run() {
-    label=\$1; shift
+    label=\$1 dopts=\$2 gargs=\$3; shift 3
     dd if=/dev/zero of=\$T/disk.img bs=1048576 count=$disk_mb 2>/dev/null || return 1
     ( timeout -s TERM ${KICK_TIMEOUT:-300} ./kick run --verbose \\
-          --disk path=\$T/disk.img,serial=kick-disk0 "\$@" \\
+          --disk path=\$T/disk.img,serial=kick-disk0\$dopts "\$@" \\
           --kernel "\$KICK_GUEST_DIR/bzImage" --initrd "\$KICK_GUEST_DIR/guest-initramfs.cpio.gz" \\
-          --cmdline "console=ttyS0 quiet panic=-1 pci=noearly kick.test=fio kick.fio=bench kick.fio_runtime=$runtime" \\
+          --cmdline "console=ttyS0 quiet panic=-1 pci=noearly \$gargs kick.fio_runtime=$runtime" \\
           < /dev/null 2>&1
       echo "kick exit \$?" ) | sed "s/^/\$label| /" | tee \$T/\$label.log
     grep -q "^\$label| kick exit 0" \$T/\$label.log && grep -q "^\$label| KICK-VERDICT: PASS" \$T/\$label.log ||
         status=1
 }
+fio1="kick.test=fio kick.fio=bench"
+mq="kick.test=blkmq kick.blkmq=bench"
 for r in $runs; do
     case \$r in
-        default) kick_run default ;;
-        no-ioeventfd) kick_run no-ioeventfd --no-ioeventfd ;;
-        no-irqfd) kick_run no-irqfd --no-irqfd ;;
+        default) kick_run default "" "\$fio1" ;;
+        no-ioeventfd) kick_run no-ioeventfd "" "\$fio1" --no-ioeventfd ;;
+        no-irqfd) kick_run no-irqfd "" "\$fio1" --no-irqfd ;;
+        cpus2-q1) kick_run cpus2-q1 ,queues=1 "\$mq kick.blkqueues=1 kick.fio_jobs=2" --cpus 2 ;;
+        cpus2-q2) kick_run cpus2-q2 ,queues=2 "\$mq kick.fio_jobs=2" --cpus 2 ;;
+        cpus2-q2-1job) kick_run cpus2-q2-1job ,queues=2 "\$mq kick.fio_jobs=1" --cpus 2 ;;
         *) echo "bench-blk: unknown run \$r"; status=1 ;;
     esac
 done
@@ -71,28 +84,32 @@ rc=$?
 set -e
 log=$build/logs/nested.log
 [ -f "$log" ] || { echo "bench-blk: no log $log"; tail -20 "$build/bench-blk-run.log"; exit 1; }
-grep -aE '^[a-z-]+\| (fio: |KICK-VERDICT|kick exit|kick: 00:01\.0|kick: MSIs|kick: setup|root fs|FAIL)' \
+grep -aE '^[a-z0-9-]+\| (fio: |blkmq: |KICK-VERDICT|kick exit|kick: 00:01\.0|kick: MSIs|kick: setup|root fs|FAIL)' \
     "$log" | grep -v 'fio: fio-' || true
 grep -aE '^run-nested:' "$build/bench-blk-run.log" || true
 
 # the table, from the log: one column per run, the host last
 awk -v runs="$runs host" '
     function num(s) { sub(/[^0-9].*/, "", s); return s + 0 }
-    /^[a-z-]+\| fio: [a-z0-9-]+ iops=/ {
+    /^[a-z0-9-]+\| (fio|blkmq): [a-z0-9-]+ .*iops=/ {
         run = $1; sub(/\|$/, "", run)
-        name = $3; iops[run, name] = num(substr($4, 6)); bw[run, name] = num(substr($5, 4))
+        name = $3
+        for (i = 4; i <= NF; i++) {
+            if ($i ~ /^iops=/) iops[run, name] = num(substr($i, 6))
+            if ($i ~ /^bw=/) bw[run, name] = num(substr($i, 4))
+        }
         if (!(name in seen)) { seen[name] = 1; order[++nj] = name }
     }
-    /^[a-z-]+\| kick: 00:01\.0 virtio-blk:/ {
+    /^[a-z0-9-]+\| kick: 00:01\.0 virtio-blk:/ {
         run = $1; sub(/\|$/, "", run)
         bar[run] = $5; kicks[run] = $8; msis[run] = $13
         for (i = 1; i <= NF; i++) if ($(i + 1) == "requests") req[run] = $i
     }
-    /^[a-z-]+\| kick: setup/ {
+    /^[a-z0-9-]+\| kick: setup/ {
         run = $1; sub(/\|$/, "", run)
         for (i = 1; i <= NF; i++) if ($(i + 1) == "vCPU" && $(i + 2) == "exits") exits[run] = $i
     }
-    /^[a-z-]+\| kick: MSIs:/ {
+    /^[a-z0-9-]+\| kick: MSIs:/ {
         run = $1; sub(/\|$/, "", run); irqfd[run] = $4; sigmsi[run] = $7
     }
     END {

@@ -103,3 +103,18 @@ copy_elf_libs() {
         cp -L "$l" "$rootfs$l"
     done
 }
+
+# iperf3 (Debian's, as mkguest.sh fetched it into IPERF3_PKG) at /usr/bin/iperf3 in ROOTFS,
+# libiperf.so.0 beside the system libraries, and the libraries both need (copied from this
+# machine at their paths, the loader included): in the guest and in the nested host.
+# usage: install_iperf3 ROOTFS
+install_iperf3() {
+    local rootfs=$1 libdir
+    libdir=$(realpath "$rootfs")/usr/lib/x86_64-linux-gnu
+    mkdir -p "$rootfs/usr/bin" "$libdir"
+    cp "$IPERF3_PKG/root/usr/bin/iperf3" "$rootfs/usr/bin/iperf3"
+    cp -L "$IPERF3_PKG"/root/usr/lib/x86_64-linux-gnu/libiperf.so.0 "$libdir/"
+    LD_LIBRARY_PATH=$libdir copy_elf_libs "$rootfs" "$rootfs/usr/bin/iperf3" "$libdir/libiperf.so.0"
+    LD_LIBRARY_PATH=$libdir "$rootfs/usr/bin/iperf3" --version >/dev/null ||
+        { echo "iperf3 does not start with its libraries" >&2; return 1; }
+}

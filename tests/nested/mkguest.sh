@@ -9,7 +9,10 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 nested_init "${1:-}"
 OUT=$BUILD/guest
-MODS=(virtio_pci virtio_blk virtio_net virtio_console virtio-rng)
+# ext4 (which also mounts ext2, the kind busybox's mke2fs makes) for the file-system tests;
+# crc32c_generic first: ext4 and jbd2 load the crc32c hash on demand (a modprobe softdep,
+# which busybox insmod does not follow)
+MODS=(virtio_pci virtio_blk virtio_net virtio_console virtio-rng crc32c_generic ext4)
 FIO_PKG=$BUILD/pkg-fio
 # fio's libraries taken as they are; every other library it links (the rbd, rados, glusterfs,
 # nbd, rdma and pmem engines: ~80 MB with their own dependencies) becomes a stub, see below
@@ -125,9 +128,48 @@ install_fio() {
         { echo "mkguest: fio does not start with the stub libraries" >&2; return 1; }
 }
 
+# Debian's iperf3 and libiperf0 (its library), fetched like fio: unpacked under IPERF3_PKG/root,
+# never installed. IPERF3_PKG/iperf3.stamp holds "iperf3 VERSION libiperf0 VERSION". Its other
+# libraries (libc, libm, libsctp, libcrypto) come from this machine (installed if missing). The
+# nested host (mkhost.sh) installs it from IPERF3_PKG too.
+IPERF3_PKG=$BUILD/pkg-iperf3
+IPERF3_HOST_LIBS=(libc6 libsctp1 libssl3)
+fetch_iperf3() {
+    local stamp=$IPERF3_PKG/iperf3.stamp want missing=() p v
+    for p in "${IPERF3_HOST_LIBS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "mkguest: installing ${missing[*]} (iperf3's libraries)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+    mkdir -p "$IPERF3_PKG"
+    [ -f "$stamp" ] && [ "$stamp" -nt /var/lib/apt/lists ] && [ -x "$IPERF3_PKG/root/usr/bin/iperf3" ] &&
+        return 0
+    want=
+    for p in iperf3 libiperf0; do
+        v=$(apt-cache policy "$p" | awk '/Candidate:/ {print $2}')
+        [ -n "$v" ] && [ "$v" != "(none)" ] || { echo "mkguest: no $p package candidate" >&2; return 1; }
+        want="$want${want:+ }$p $v"
+    done
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || [ ! -x "$IPERF3_PKG/root/usr/bin/iperf3" ]; then
+        echo "mkguest: fetching $want"
+        rm -rf "$IPERF3_PKG/root" "$IPERF3_PKG"/*.deb
+        (cd "$IPERF3_PKG" && apt-get download -q -o APT::Sandbox::User=root \
+            "iperf3=$(echo "$want" | cut -d' ' -f2)" "libiperf0=$(echo "$want" | cut -d' ' -f4)")
+        for p in "$IPERF3_PKG"/*.deb; do dpkg-deb -x "$p" "$IPERF3_PKG/root"; done
+        echo "$want" > "$stamp"
+    fi
+    touch "$stamp"
+}
+
+
 fetch_fio
+fetch_iperf3
 stamp=$(inputs_stamp "$NESTED_DIR"/{lib.sh,mkguest.sh,guest-init.sh} "$NESTED_DIR"/guest-tests/*.sh
-        cat "$FIO_PKG/fio.stamp"; dpkg-query -W "${FIO_HOST_LIBS[@]}")
+        cat "$FIO_PKG/fio.stamp"; dpkg-query -W "${FIO_HOST_LIBS[@]}"
+        cat "$IPERF3_PKG/iperf3.stamp"; dpkg-query -W "${IPERF3_HOST_LIBS[@]}")
 if [ -f "$OUT/stamp" ] && [ "$(cat "$OUT/stamp")" = "$stamp" ]; then exit 0; fi
 
 echo "mkguest: building $OUT (kernel $KVER, $(cat "$FIO_PKG/fio.stamp"))"
@@ -136,6 +178,7 @@ rootfs=$OUT/rootfs
 make_skeleton "$rootfs"
 install_modules "$rootfs" "${MODS[@]}"
 install_fio "$rootfs"
+install_iperf3 "$rootfs"
 install -m 755 "$NESTED_DIR/guest-init.sh" "$rootfs/init"
 mkdir -p "$rootfs/tests"
 cp "$NESTED_DIR"/guest-tests/*.sh "$rootfs/tests/"

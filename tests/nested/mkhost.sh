@@ -15,7 +15,9 @@ if [ -z "$payload" ] || [ ! -f "$payload/run.sh" ]; then
 fi
 "$NESTED_DIR/mkguest.sh" "$BUILD"
 OUT=$BUILD/host
-MODS=(kvm-amd)
+# tun: kick's tap backend (the tap e2e test)
+MODS=(kvm-amd tun)
+IPERF3_PKG=$BUILD/pkg-iperf3   # fetched by mkguest.sh
 
 stamp=$(inputs_stamp "$NESTED_DIR"/{lib.sh,mkhost.sh,host-init.sh} "$BUILD/guest/stamp")
 if ! [ -f "$OUT/stamp" ] || [ "$(cat "$OUT/stamp")" != "$stamp" ]; then
@@ -24,6 +26,7 @@ if ! [ -f "$OUT/stamp" ] || [ "$(cat "$OUT/stamp")" != "$stamp" ]; then
     rootfs=$OUT/rootfs
     make_skeleton "$rootfs"
     install_modules "$rootfs" "${MODS[@]}"
+    install_iperf3 "$rootfs"
     install -m 755 "$NESTED_DIR/host-init.sh" "$rootfs/init"
     mkdir -p "$rootfs/guest"
     cp "$BUILD"/guest/{bzImage,guest-initramfs.cpio.gz} "$rootfs/guest/"

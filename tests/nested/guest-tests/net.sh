@@ -7,12 +7,7 @@
 #                         user,hostfwd=tcp::PORT-:PORT; kick-in-nested.sh connects on that line)
 . /tests/lib.sh
 size=262144
-eth=
-for n in /sys/class/net/*; do
-    [ -e "$n/device/driver" ] || continue
-    [ "$(basename "$(readlink "$n/device/driver")")" = virtio_net ] && eth=${n##*/}
-done
-[ -n "$eth" ] || fail "no virtio_net interface"
+virtio_eth
 ip link set lo up
 ip link set "$eth" up || fail "cannot bring $eth up"
 echo "net: $eth $(cat "/sys/class/net/$eth/address") up"
@@ -36,28 +31,5 @@ echo "net: DHCP gave $ip, default route $(ip route | grep default)"
 ping -c 3 -W 3 10.0.2.2 > /tmp/ping.log 2>&1 || fail "ping 10.0.2.2: $(tail -n 1 /tmp/ping.log)"
 echo "net: $(grep 'packets transmitted' /tmp/ping.log)"
 
-port=$(cmdline_opt kick.net_put)
-if [ -n "$port" ]; then
-    yes "kick-net-guest-to-host-0123456789" | head -c $size > /tmp/put
-    nc -w 10 10.0.2.2 "$port" < /tmp/put || fail "nc to 10.0.2.2:$port failed"
-    echo "net: sent $size bytes to 10.0.2.2:$port, sha256 $(sha256sum < /tmp/put | cut -c1-16)"
-fi
-
-port=$(cmdline_opt kick.net_get)
-if [ -n "$port" ]; then
-    yes "kick-net-host-to-guest-abcdef" | head -c $size > /tmp/want
-    rm -f /tmp/got
-    (sleep 60 | nc -l -p "$port" > /tmp/got) &
-    sleep 0.5
-    echo "net: listening on $port"
-    for _ in $(seq 300); do
-        [ "$(stat -c %s /tmp/got 2>/dev/null || echo 0)" -ge $size ] && break
-        sleep 0.1
-    done
-    sleep 0.2
-    got=$(stat -c %s /tmp/got 2>/dev/null || echo 0)
-    cmp -s /tmp/got /tmp/want || fail "received $got bytes on port $port, not the host's $size"
-    echo "net: received $size bytes on port $port through hostfwd, sha256" \
-         "$(sha256sum < /tmp/got | cut -c1-16) matches"
-fi
+net_transfers net net 10.0.2.2 "$size" 300
 echo "net: ok"
