@@ -11,9 +11,23 @@
 #define SECTOR_SHIFT 9
 #define SECTOR_SIZE  (1u << SECTOR_SHIFT)
 
+/* What the backend is handed: one io and the request it belongs to, so a
+ * completion finds its request wherever the request was allocated. */
+struct blk_req_io {
+    struct blk_io io; /* first: the backend's pointer is this struct's */
+    struct blk_req *req;
+};
+
+/* A request slot. Slots are allocated one at a time as the guest keeps more
+ * requests in flight (up to BLK_INFLIGHT per queue) and then kept on the
+ * queue's free list: most of a slot is the iovec array for the longest chain,
+ * and a guest that never has many requests outstanding never pays for more
+ * than a few. A slot is on the free list exactly when no backend io of it is
+ * outstanding; slots are freed only by blk_dev_destroy, after the drain. */
 struct blk_req {
     struct blk_queue *q;
     struct blk_req *next_free;
+    struct blk_req *next_slot; /* every slot of the queue, for destroy */
     uint16_t head;
     uint8_t status;       /* worst outcome so far */
     unsigned pending;     /* backend ios outstanding */
@@ -21,7 +35,7 @@ struct blk_req {
     uint32_t used_len;
     uint32_t type;        /* VIRTIO_BLK_T_*, for the stats */
     uint64_t bytes;       /* data moved, for the stats */
-    struct blk_io io[BLK_DWZ_SEG_MAX];
+    struct blk_req_io io[BLK_DWZ_SEG_MAX];
     struct iovec iov[BLK_IOV_MAX];
 };
 
@@ -69,6 +83,41 @@ static void iov_skip(struct iovec **iov, unsigned *n, size_t skip)
     }
 }
 
+/* --- request slots --- */
+
+/* A free slot of bq, allocating one while fewer than BLK_INFLIGHT exist;
+ * NULL when the queue is at its limit (or out of memory): the chain then
+ * waits in the ring until a completion frees a slot. */
+static struct blk_req *blk_slot_get(struct blk_queue *bq, struct virtq *vq)
+{
+    struct blk_req *r = bq->free;
+    if (r) {
+        bq->free = r->next_free;
+        return r;
+    }
+    /* A new slot only for a chain that is there to be served. */
+    if (bq->nslots >= BLK_INFLIGHT || !virtq_has_avail(vq))
+        return NULL;
+    /* Not zeroed: blk_start sets every field a request reads, and the iovec
+     * array is filled by virtq_pop up to the chain's length. */
+    r = malloc(sizeof(*r));
+    if (!r)
+        return NULL;
+    r->q = bq;
+    for (unsigned i = 0; i < BLK_DWZ_SEG_MAX; i++)
+        r->io[i].req = r;
+    r->next_slot = bq->slots;
+    bq->slots = r;
+    bq->nslots++;
+    return r;
+}
+
+static void blk_slot_put(struct blk_queue *bq, struct blk_req *r)
+{
+    r->next_free = bq->free;
+    bq->free = r;
+}
+
 /* --- completion --- */
 
 static void blk_req_finish(struct blk_req *r)
@@ -90,22 +139,19 @@ static void blk_req_finish(struct blk_req *r)
         else if (r->type == VIRTIO_BLK_T_FLUSH)
             b->stats.flushes++;
     }
-    r->next_free = bq->free;
-    bq->free = r;
+    blk_slot_put(bq, r);
     bq->inflight--;
 }
 
-/* Recovers the request owning io (io points into r->io[]). */
-static struct blk_req *blk_req_of(struct blk_queue *bq, struct blk_io *io)
+static struct blk_req *blk_req_of(struct blk_io *io)
 {
-    size_t off = (size_t)((uint8_t *)io - (uint8_t *)bq->reqs);
-    return &bq->reqs[off / sizeof(struct blk_req)];
+    return ((struct blk_req_io *)io)->req;
 }
 
 static void blk_backend_done(void *ctx, struct blk_io *io, int res)
 {
-    struct blk_queue *bq = ctx;
-    struct blk_req *r = blk_req_of(bq, io);
+    (void)ctx;
+    struct blk_req *r = blk_req_of(io);
     if (res < 0)
         r->status = VIRTIO_BLK_S_IOERR;
     if (--r->pending == 0)
@@ -150,7 +196,7 @@ static uint8_t blk_start_dwz(struct blk_dev *b, struct blk_req *r, uint32_t type
             return VIRTIO_BLK_S_IOERR;
     }
     for (unsigned i = 0; i < nseg; i++) {
-        struct blk_io *io = &r->io[i];
+        struct blk_io *io = &r->io[i].io;
         *io = (struct blk_io){
             .op = discard ? BLK_IO_DISCARD : BLK_IO_WRITE_ZEROES,
             .offset = le64toh(seg[i].sector) << SECTOR_SHIFT,
@@ -192,8 +238,7 @@ static void blk_start(struct blk_dev *b, struct blk_req *r, struct virtq_elem *e
     if (nin == 0) {
         virtq_push(&b->vqs[bq->index], r->head, 0);
         bq->pushed = true;
-        r->next_free = bq->free;
-        bq->free = r;
+        blk_slot_put(bq, r);
         bq->inflight--;
         virtio_dev_needs_reset(&b->vdev);
         return;
@@ -216,7 +261,7 @@ static void blk_start(struct blk_dev *b, struct blk_req *r, struct virtq_elem *e
     uint32_t type = le32toh(hdr.type);
     r->type = type;
     uint64_t sector = le64toh(hdr.sector);
-    struct blk_io *io = &r->io[0];
+    struct blk_io *io = &r->io[0].io;
 
     switch (type) {
     case VIRTIO_BLK_T_IN:
@@ -276,19 +321,22 @@ finish_now:
     blk_req_finish(r);
 }
 
-/* Pops and starts chains while there are free request slots. */
+/* Pops and starts chains while there are request slots. */
 static void blk_process(struct blk_dev *b, unsigned qi)
 {
     struct blk_queue *bq = &b->q[qi];
     struct virtq *vq = &b->vqs[qi];
     bool started = false;
 
-    while (bq->free && virtio_dev_running(&b->vdev)) {
-        struct blk_req *r = bq->free;
+    while (virtio_dev_running(&b->vdev)) {
+        struct blk_req *r = blk_slot_get(bq, vq);
+        if (!r)
+            break;
         struct virtq_elem e = { .iov = r->iov, .iov_cap = BLK_IOV_MAX };
-        if (virtq_pop(vq, &e) != 1)
+        if (virtq_pop(vq, &e) != 1) {
+            blk_slot_put(bq, r);
             break; /* empty, or broken (the core marked NEEDS_RESET) */
-        bq->free = r->next_free;
+        }
         blk_start(b, r, &e);
         started = true;
     }
@@ -417,19 +465,8 @@ int blk_dev_init(struct blk_dev *b, struct blk_backend *be, const struct blk_opt
         memcpy(b->serial, o->serial, strnlen(o->serial, sizeof(b->serial)));
 
     for (unsigned qi = 0; qi < nq; qi++) {
-        struct blk_queue *bq = &b->q[qi];
-        bq->blk = b;
-        bq->index = qi;
-        bq->reqs = calloc(BLK_INFLIGHT, sizeof(*bq->reqs));
-        if (!bq->reqs) {
-            blk_dev_destroy(b);
-            return -ENOMEM;
-        }
-        for (unsigned i = 0; i < BLK_INFLIGHT; i++) {
-            bq->reqs[i].q = bq;
-            bq->reqs[i].next_free = bq->free;
-            bq->free = &bq->reqs[i];
-        }
+        b->q[qi].blk = b;
+        b->q[qi].index = qi;
     }
 
     uint64_t features = (1ull << VIRTIO_BLK_F_SIZE_MAX) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
@@ -451,9 +488,15 @@ int blk_dev_init(struct blk_dev *b, struct blk_backend *be, const struct blk_opt
 void blk_dev_destroy(struct blk_dev *b)
 {
     for (unsigned qi = 0; qi < BLK_MAX_QUEUES; qi++) {
-        if (b->q[qi].reqs && b->vdev.num_queues > qi)
+        struct blk_queue *bq = &b->q[qi];
+        if (bq->slots && b->vdev.num_queues > qi)
             blk_drain_queue(b, qi);
-        free(b->q[qi].reqs);
-        b->q[qi].reqs = NULL;
+        while (bq->slots) {
+            struct blk_req *r = bq->slots;
+            bq->slots = r->next_slot;
+            free(r);
+        }
+        bq->free = NULL;
+        bq->nslots = 0;
     }
 }

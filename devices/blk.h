@@ -91,8 +91,9 @@ struct blk_req;
 struct blk_queue {
     struct blk_dev *blk;
     unsigned index;
-    struct blk_req *reqs;      /* BLK_INFLIGHT slots */
+    struct blk_req *slots;     /* every slot allocated so far */
     struct blk_req *free;      /* free list */
+    unsigned nslots;           /* allocated on demand, at most BLK_INFLIGHT */
     unsigned inflight;
     bool pushed;               /* used elements published since the last irq */
     bool dropping;             /* reset in progress: finish without pushing */
@@ -114,8 +115,10 @@ struct blk_dev {
     struct blk_stats stats;
 };
 
-/* 0, -EINVAL (bad options, or more queues than the backend has channels),
- * -ENOMEM. blk_dev_destroy() frees what init allocated. */
+/* 0, or -EINVAL (bad options, or more queues than the backend has channels).
+ * Request slots are allocated as requests arrive (a queue that cannot get
+ * one leaves its chains in the ring until a completion frees one);
+ * blk_dev_destroy() frees them. */
 int blk_dev_init(struct blk_dev *b, struct blk_backend *be, const struct blk_opts *o);
 void blk_dev_destroy(struct blk_dev *b);
 

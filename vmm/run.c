@@ -33,6 +33,7 @@
 
 #define ERR_LEN 320
 #define RUN_MMAP_THRESHOLD (64 * 1024)
+#define RUN_TOP_PAD (128 * 1024) /* glibc's DEFAULT_TOP_PAD */
 #define RUN_MAX_SLOTS (RUN_MAX_DISKS + 3) /* disks, rng, console, net */
 #define MAX_IMAGE_SIZE (2ull << 30) /* the boot protocol's sizes are 32-bit */
 
@@ -360,10 +361,15 @@ static int build(struct machine *m)
             fprintf(stderr, "kick run: multiboot entry: %s\n", err);
             return r;
         }
-        m->loop[m->ncpu] = (struct vcpu_loop){
-            .cpu = &m->cpu[m->ncpu], .pio = &m->pio, .mmio = &m->mmio, .stop = &m->stop,
-            .verbose = cfg->verbose,
-        };
+        /* Field by field: the loop is mostly per-port counters, zero from
+         * calloc, resident only where a port is used; assigning a whole
+         * struct would write (and make resident) all 264 KiB of it. */
+        struct vcpu_loop *l = &m->loop[m->ncpu];
+        l->cpu = &m->cpu[m->ncpu];
+        l->pio = &m->pio;
+        l->mmio = &m->mmio;
+        l->stop = &m->stop;
+        l->verbose = cfg->verbose;
     }
     return 0;
 }
@@ -448,7 +454,8 @@ static void report(struct machine *m, double setup_s, double ran_s)
         pio += m->loop[i].pio_exits;
         mmio += m->loop[i].mmio_exits;
         for (unsigned p = 0; i && p < 65536; p++)
-            m->loop[0].port_exits[p] += m->loop[i].port_exits[p];
+            if (m->loop[i].port_exits[p]) /* untouched counters stay unresident */
+                m->loop[0].port_exits[p] += m->loop[i].port_exits[p];
     }
     fprintf(stderr,
             "kick: setup %.3f s, guest ran %.3f s, %u vCPU(s), %llu vCPU exits (%llu port I/O, "
@@ -466,9 +473,15 @@ static void report(struct machine *m, double setup_s, double ran_s)
      * them; what kick alone costs is its anonymous memory. */
     unsigned long anon = proc_kb("/proc/self/status", "RssAnon:", NULL);
     unsigned long beyond = rss > ram ? rss - ram : 0;
+    /* PSS charges each shared page to its mappers in equal parts: what kick
+     * adds to the machine, libraries' pages counted once across processes. */
+    unsigned long pss = proc_kb("/proc/self/smaps_rollup", "Pss:", NULL);
+    unsigned long ram_pss = proc_kb("/proc/self/smaps", "Pss:", "kick-guest-ram");
     fprintf(stderr, "kick: memory: VmRSS %lu kB (peak %lu kB), guest RAM resident %lu kB, "
-            "kick beyond guest RAM %lu kB (%lu kB private, %lu kB shared: libraries, rings)\n",
-            rss, hwm, ram, beyond, anon, beyond > anon ? beyond - anon : 0);
+            "kick beyond guest RAM %lu kB (%lu kB private, %lu kB shared: libraries, rings; "
+            "PSS %lu kB)\n",
+            rss, hwm, ram, beyond, anon, beyond > anon ? beyond - anon : 0,
+            pss > ram_pss ? pss - ram_pss : 0);
     for (unsigned i = 0; i < m->nslot; i++) {
         struct virtio_slot *s = &m->slot[i];
         fprintf(stderr,
@@ -517,6 +530,12 @@ int run_vm(const struct run_config *cfg)
      * counters, the slot array) then get their own mappings, resident only
      * where touched, instead of heap that is never given back. */
     mallopt(M_MMAP_THRESHOLD, RUN_MMAP_THRESHOLD);
+    /* The threshold only applies when the heap must grow: a large calloc
+     * that fits in the heap's free top is carved from it and cleared, all of
+     * it made resident. Without top padding, and with the slack that start-up
+     * left given back, the heap has no such room during setup. */
+    mallopt(M_TOP_PAD, 0);
+    malloc_trim(0);
     struct machine *m = calloc(1, sizeof *m);
     if (!m) {
         fprintf(stderr, "kick run: out of memory\n");
@@ -551,6 +570,9 @@ int run_vm(const struct run_config *cfg)
     console_stdio_open(&m->console, cfg->console.stdio ? -1 : STDIN_FILENO, STDOUT_FILENO);
     /* setup's transient allocations (ACPI and MP tables, parsing) */
     malloc_trim(0);
+    /* glibc's default again: the run's small allocations grow the heap in
+     * steps rather than a page at a time (untouched padding is not resident) */
+    mallopt(M_TOP_PAD, RUN_TOP_PAD);
     double t_start = now_s();
     int r = 0;
     for (unsigned i = 0; i < m->nslot && r == 0; i++)
