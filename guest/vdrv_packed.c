@@ -29,10 +29,6 @@ static inline uint32_t pk_event(uint16_t flags, uint16_t off_wrap)
     return (uint32_t)flags << 16 | off_wrap;
 }
 
-static inline unsigned pk_lap_pos(unsigned idx, bool wrap, unsigned size)
-{
-    return idx + (wrap ? 0 : size);
-}
 
 size_t vdrv_pvq_mem_size(uint16_t size)
 {
@@ -51,7 +47,7 @@ void vdrv_pvq_init(struct vdrv_pvq *q, uint16_t size, void *mem, uint64_t mem_pa
     q->last_used = 0;
     q->free_id = 0;
     q->order_head = 0;
-    q->order_tail = 0;
+    q->order_tail = 0; /* unused: free_id serves in order too */
     q->batch_last = PK_NO_ID;
     q->batch_len = 0;
     q->num_added = 0;
@@ -67,28 +63,27 @@ void vdrv_pvq_init(struct vdrv_pvq *q, uint16_t size, void *mem, uint64_t mem_pa
     q->device_pa = mem_pa + ring_bytes + sizeof(uint32_t);
     q->ids = ids;
 
-    /* Relaxed atomic stores keep gcc from turning the loop into memset. */
+    /* Relaxed atomic stores keep gcc from turning the loop into memset. Out
+     * of order the free ids are a list through next; in order they are handed
+     * out in turn, so the same links, closed into a ring and never changed,
+     * give add one way to take the next id either way. */
     for (unsigned i = 0; i < size; i++) {
+        unsigned next = i + 1u < size ? i + 1u : in_order ? 0 : PK_NO_ID;
         KICK_WRITE_ONCE(q->desc[i].flags, (uint16_t)0);
         KICK_WRITE_ONCE(ids[i].token, (void *)0);
-        KICK_WRITE_ONCE(ids[i].next, (uint16_t)(i + 1u < size ? i + 1u : PK_NO_ID));
+        KICK_WRITE_ONCE(ids[i].next, (uint16_t)next);
     }
     q->driver_event_shadow = pk_event(VRING_PACKED_EVENT_FLAG_ENABLE, 0);
     KICK_WRITE_ONCE(*q->driver_event, q->driver_event_shadow);
 }
 
 /* An id for a new chain; the caller has checked a descriptor is free, so
- * fewer than size chains are in flight and one is. */
+ * fewer than size chains are in flight and one is. In order, free_id is the
+ * next id in turn and the links it follows form a fixed ring. */
 static inline unsigned pk_alloc_id(struct vdrv_pvq *q)
 {
-    unsigned id;
-    if (q->in_order) {
-        id = q->order_tail;
-        q->order_tail = (uint16_t)(id + 1u == q->size ? 0 : id + 1u);
-    } else {
-        id = q->free_id;
-        q->free_id = q->ids[id].next;
-    }
+    unsigned id = q->free_id;
+    q->free_id = q->ids[id].next;
     return id;
 }
 
@@ -100,8 +95,9 @@ static __attribute__((noinline, cold)) int pk_add_error(unsigned nout, unsigned 
 }
 
 /* Records the chain and hands the first descriptor over. */
-static inline void pk_publish(struct vdrv_pvq *q, unsigned id, unsigned first, uint16_t first_flags,
-                              unsigned ndescs, uint32_t in_len, void *token)
+static inline __attribute__((always_inline)) void
+pk_publish(struct vdrv_pvq *q, unsigned id, unsigned first, uint16_t first_flags, unsigned ndescs,
+           uint32_t in_len, void *token)
 {
     struct vdrv_pvq_id *ent = &q->ids[id];
     ent->token = token;
@@ -114,13 +110,10 @@ static inline void pk_publish(struct vdrv_pvq *q, unsigned id, unsigned first, u
     KICK_WRITE_ONCE(q->desc[first].flags, first_flags);
 }
 
-int vdrv_pvq_add(struct vdrv_pvq *q, const struct vdrv_sg *sg, unsigned nout, unsigned nin,
-                 void *token)
+/* Any chain, across the ring's end too: one descriptor at a time. */
+static __attribute__((noinline)) int pk_add_wrapping(struct vdrv_pvq *q, const struct vdrv_sg *sg,
+                                                     unsigned nout, size_t total, void *token)
 {
-    size_t total = (size_t)nout + nin;
-    if (kick_unlikely(total - 1u >= q->num_free || token == (void *)0))
-        return pk_add_error(nout, nin, token);
-
     unsigned id = pk_alloc_id(q);
     unsigned size = q->size;
     unsigned pos = q->next_avail, first = pos;
@@ -155,6 +148,80 @@ int vdrv_pvq_add(struct vdrv_pvq *q, const struct vdrv_sg *sg, unsigned nout, un
     q->next_avail = (uint16_t)pos;
     q->avail_wrap = wrap;
     pk_publish(q, id, first, first_flags, total, in_len, token);
+    return 0;
+}
+
+/* len, id and flags, which sit side by side at the end of a descriptor, in
+ * one store. */
+static inline void pk_store_len_id_flags(struct vring_packed_desc *d, uint64_t len_id_flags)
+{
+    __builtin_memcpy(&d->len, &len_id_flags, sizeof(len_id_flags));
+}
+
+/* The common chain, one that ends before the ring does, in straight runs:
+ * readable descriptors, then writable ones, all but the first exposed with
+ * NEXT; the last one's NEXT is taken back before the first is published. */
+int vdrv_pvq_add(struct vdrv_pvq *q, const struct vdrv_sg *sg, unsigned nout, unsigned nin,
+                 void *token)
+{
+    size_t total = (size_t)nout + nin;
+    if (kick_unlikely(total - 1u >= q->num_free || token == (void *)0))
+        return pk_add_error(nout, nin, token);
+    unsigned pos = q->next_avail;
+    if (kick_unlikely(pos + total >= q->size))
+        return pk_add_wrapping(q, sg, nout, total, token);
+
+    unsigned id = pk_alloc_id(q);
+    /* Bookkeeping first: fewer values live across the runs below. */
+    struct vdrv_pvq_id *ent = &q->ids[id];
+    ent->token = token;
+    ent->ndescs = (uint16_t)total;
+    q->num_free = (uint16_t)(q->num_free - total);
+    q->num_added += (uint32_t)total;
+    /* A single store of its own: gcc would otherwise pair it with num_free's
+     * through a vector register. */
+    KICK_WRITE_ONCE(q->next_avail, (uint16_t)(pos + total));
+    unsigned avail_bits = q->avail_wrap ? PK_F_AVAIL : PK_F_USED;
+    struct vring_packed_desc *first = &q->desc[pos];
+
+    /* The first descriptor: everything but its flags. */
+    first->addr = sg->addr;
+    first->len = sg->len;
+    first->id = (uint16_t)id;
+    uint32_t in_len = 0;
+    unsigned first_flags = avail_bits;
+    if (nout == 0) {
+        first_flags |= VRING_DESC_F_WRITE;
+        in_len = sg->len;
+    }
+    if (total > 1) {
+        first_flags |= VRING_DESC_F_NEXT;
+        const struct vdrv_sg *s = sg + 1, *out_end = sg + nout, *end = sg + total;
+        struct vring_packed_desc *d = first;
+        uint64_t id_flags = (uint64_t)(id | (avail_bits | VRING_DESC_F_NEXT) << 16) << 32;
+        for (; s < out_end; s++) {
+            d++;
+            /* Opaque, so gcc keeps d and s in hand rather than working out
+             * where they ended from the trip count after the loop. */
+            __asm__("" : "+r"(d), "+r"(s));
+            d->addr = s->addr;
+            pk_store_len_id_flags(d, s->len | id_flags);
+        }
+        id_flags |= (uint64_t)VRING_DESC_F_WRITE << 48;
+        for (; s != end; s++) {
+            d++;
+            __asm__("" : "+r"(d));
+            d->addr = s->addr;
+            in_len += s->len;
+            pk_store_len_id_flags(d, s->len | id_flags);
+        }
+        /* The last one ends the chain (a read-modify-write of our store). */
+        d->flags &= (uint16_t)~VRING_DESC_F_NEXT;
+    }
+    ent->in_len = in_len;
+    /* The rest of the chain before the flags that expose it. */
+    kick_wmb();
+    KICK_WRITE_ONCE(first->flags, (uint16_t)first_flags);
     return 0;
 }
 
@@ -193,6 +260,38 @@ int vdrv_pvq_add_indirect(struct vdrv_pvq *q, const struct vdrv_sg *sg, unsigned
     return 0;
 }
 
+/* Kick iff the position the device named (off, wrap) is among the added
+ * ones just made available, those before next_avail: now - event in
+ * [1, added] on the two-lap cycle (now == event is a whole cycle back).
+ * now - event is next_avail - off, plus size when the wrap counters differ
+ * (-size and +size are the same on the cycle). */
+static inline bool pk_kick_desc(const struct vdrv_pvq *q, unsigned off, bool wrap, uint32_t added)
+{
+    unsigned size = q->size;
+    int back = (int)q->next_avail - (int)off;
+    if (wrap != q->avail_wrap)
+        back += (int)size;
+    if (back <= 0)
+        back += 2 * (int)size;
+    return (unsigned)back <= added;
+}
+
+/* Everything but a DESC event with its reserved flag bits clear under
+ * event idx (decided in vdrv_pvq_kick_prepare). */
+static __attribute__((noinline)) bool pk_kick_general(const struct vdrv_pvq *q, uint32_t ev,
+                                                      uint32_t added)
+{
+    unsigned flags = (ev >> 16) & 3u;
+    if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+        return false;
+    if (flags != VRING_PACKED_EVENT_FLAG_DESC || !q->event_idx)
+        return true;
+    unsigned off = ev & (PK_EV_WRAP - 1u);
+    if (off >= q->size)
+        return true;
+    return pk_kick_desc(q, off, ev & PK_EV_WRAP, added);
+}
+
 bool vdrv_pvq_kick_prepare(struct vdrv_pvq *q)
 {
     uint32_t added = q->num_added;
@@ -203,29 +302,22 @@ bool vdrv_pvq_kick_prepare(struct vdrv_pvq *q)
      * a device going idle in between never hears of this batch. */
     kick_mb();
     uint32_t ev = KICK_READ_ONCE(*q->device_event);
-    unsigned flags = (ev >> 16) & 3u;
-    if (flags == VRING_PACKED_EVENT_FLAG_DISABLE)
-        return false;
-    if (flags != VRING_PACKED_EVENT_FLAG_DESC || !q->event_idx)
+    /* DESC, the reserved flag bits clear, an offset inside the ring: one
+     * compare. */
+    uint32_t off = (ev & ~PK_EV_WRAP) - ((uint32_t)VRING_PACKED_EVENT_FLAG_DESC << 16);
+    if (kick_likely(off < q->size) && kick_likely(q->event_idx))
+        return pk_kick_desc(q, off, ev & PK_EV_WRAP, added);
+    /* ENABLE, the reserved flag bits clear: the other common case. */
+    if (kick_likely(ev >> 16 == VRING_PACKED_EVENT_FLAG_ENABLE))
         return true;
-    unsigned size = q->size;
-    unsigned off = ev & (PK_EV_WRAP - 1u);
-    if (off >= size)
-        return true;
-    /* Kick iff the position the device named is among those just made
-     * available: [new - added, new) on the two-lap cycle. */
-    unsigned cycle = 2u * size;
-    unsigned now = pk_lap_pos(q->next_avail, q->avail_wrap, size);
-    unsigned event = pk_lap_pos(off, ev & PK_EV_WRAP, size);
-    unsigned back = now >= event ? now - event : now + cycle - event; /* new - event */
-    if (back == 0)
-        back = cycle;
-    return back <= added;
+    return pk_kick_general(q, ev, added);
 }
 
+/* Used in the lap whose wrap counter is wrap: AVAIL and USED both equal to
+ * it. */
 static inline bool pk_is_used(unsigned flags, bool wrap)
 {
-    return (flags & (PK_F_AVAIL | PK_F_USED)) == (wrap ? PK_F_AVAIL | PK_F_USED : 0);
+    return !((flags ^ (unsigned)wrap * (PK_F_AVAIL | PK_F_USED)) & (PK_F_AVAIL | PK_F_USED));
 }
 
 bool vdrv_pvq_has_used(const struct vdrv_pvq *q)
@@ -235,63 +327,60 @@ bool vdrv_pvq_has_used(const struct vdrv_pvq *q)
     return pk_is_used(KICK_READ_ONCE(q->desc[q->last_used].flags), q->used_wrap);
 }
 
-/* Gives id back and moves past its descriptors. */
-static inline void *pk_retire(struct vdrv_pvq *q, unsigned id)
+/* Moves past the n descriptors of a buffer given back at last_used. */
+static inline __attribute__((always_inline)) void pk_used_advance(struct vdrv_pvq *q, unsigned n)
 {
-    struct vdrv_pvq_id *ent = &q->ids[id];
-    void *token = ent->token;
-    unsigned n = ent->ndescs;
-    ent->token = (void *)0;
-    if (q->in_order) {
-        q->order_head = (uint16_t)(id + 1u == q->size ? 0 : id + 1u);
-    } else {
-        ent->next = q->free_id;
-        q->free_id = (uint16_t)id;
-    }
     unsigned old = q->last_used;
     bool old_wrap = q->used_wrap;
     unsigned pos = old + n;
     if (pos >= q->size) {
         pos -= q->size;
-        q->used_wrap = !q->used_wrap;
+        q->used_wrap = !old_wrap;
     }
     q->last_used = (uint16_t)pos;
     q->num_free = (uint16_t)(q->num_free + n);
 
     /* Armed (a descriptor event at the position just left): follow along, so
-     * a driver that simply reclaims keeps getting interrupts. */
-    if (q->event_idx) {
-        uint16_t old_off = (uint16_t)(old | (old_wrap ? PK_EV_WRAP : 0));
-        if (q->driver_event_shadow == pk_event(VRING_PACKED_EVENT_FLAG_DESC, old_off)) {
-            q->driver_event_shadow = pk_event(
-                VRING_PACKED_EVENT_FLAG_DESC, (uint16_t)(pos | (q->used_wrap ? PK_EV_WRAP : 0)));
-            KICK_WRITE_ONCE(*q->driver_event, q->driver_event_shadow);
-            /* Before the next flags load: a device using the position now
-             * named must see the new event, or we must see its descriptor. */
-            kick_mb();
-        }
+     * a driver that simply reclaims keeps getting interrupts. The flags half
+     * first: it rules out ENABLE and DISABLE in one compare. */
+    uint32_t shadow = q->driver_event_shadow;
+    if (shadow >> 16 == VRING_PACKED_EVENT_FLAG_DESC && q->event_idx &&
+        shadow == pk_event(VRING_PACKED_EVENT_FLAG_DESC,
+                           (uint16_t)(old | (old_wrap ? PK_EV_WRAP : 0)))) {
+        q->driver_event_shadow = pk_event(VRING_PACKED_EVENT_FLAG_DESC,
+                                          (uint16_t)(pos | (q->used_wrap ? PK_EV_WRAP : 0)));
+        KICK_WRITE_ONCE(*q->driver_event, q->driver_event_shadow);
+        /* Before the next flags load: a device using the position now named
+         * must see the new event, or we must see its descriptor. */
+        kick_mb();
     }
-    return token;
 }
 
 /* In order: the oldest buffer of the batch being returned. */
-static void *pk_next_of_batch(struct vdrv_pvq *q, uint32_t *len)
+static inline __attribute__((always_inline)) void *pk_next_of_batch(struct vdrv_pvq *q, uint32_t *len)
 {
     unsigned id = q->order_head;
-    uint32_t l = q->ids[id].in_len;
+    struct vdrv_pvq_id *ent = &q->ids[id];
+    uint32_t l = ent->in_len;
     if (id == q->batch_last) {
         l = q->batch_len;
         q->batch_last = PK_NO_ID;
     }
     if (len)
         *len = l;
-    return pk_retire(q, id);
+    void *token = ent->token;
+    ent->token = (void *)0;
+    /* Its link already names the next id in turn: free_id passes it later. */
+    q->order_head = (uint16_t)(id + 1u == q->size ? 0 : id + 1u);
+    pk_used_advance(q, ent->ndescs);
+    return token;
 }
 
-void *vdrv_pvq_get_used(struct vdrv_pvq *q, uint32_t *len)
+/* The used descriptor at last_used, if any, and the id in flight it names:
+ * its entry, or NULL. */
+static inline __attribute__((always_inline)) struct vdrv_pvq_id *
+pk_used_entry(struct vdrv_pvq *q, unsigned *id_out, uint32_t *used_len)
 {
-    if (q->batch_last != PK_NO_ID)
-        return pk_next_of_batch(q, len);
     const struct vring_packed_desc *d = &q->desc[q->last_used];
     unsigned flags = KICK_READ_ONCE(d->flags);
     if (!pk_is_used(flags, q->used_wrap))
@@ -301,18 +390,48 @@ void *vdrv_pvq_get_used(struct vdrv_pvq *q, uint32_t *len)
     unsigned id = KICK_READ_ONCE(d->id);
     /* Only an id in flight: a device repeating or inventing ids must not
      * free anything twice. */
-    if (kick_unlikely(id >= q->size || q->ids[id].token == (void *)0))
+    if (kick_unlikely(id >= q->size))
         return (void *)0;
-    uint32_t used_len = (flags & VRING_DESC_F_WRITE) ? KICK_READ_ONCE(d->len) : 0;
-    if (q->in_order) {
-        /* Everything up to id is done; hand it out oldest first. */
+    struct vdrv_pvq_id *ent = &q->ids[id];
+    if (kick_unlikely(ent->token == (void *)0))
+        return (void *)0;
+    *id_out = id;
+    *used_len = (flags & VRING_DESC_F_WRITE) ? KICK_READ_ONCE(d->len) : 0;
+    return ent;
+}
+
+/* In order: a used descriptor says everything up to its id is done; hand
+ * the batch out oldest first. */
+static __attribute__((noinline)) void *pk_get_used_in_order(struct vdrv_pvq *q, uint32_t *len)
+{
+    if (q->batch_last == PK_NO_ID) {
+        unsigned id;
+        uint32_t used_len;
+        if (!pk_used_entry(q, &id, &used_len))
+            return (void *)0;
         q->batch_last = (uint16_t)id;
         q->batch_len = used_len;
-        return pk_next_of_batch(q, len);
     }
+    return pk_next_of_batch(q, len);
+}
+
+void *vdrv_pvq_get_used(struct vdrv_pvq *q, uint32_t *len)
+{
+    if (kick_unlikely(q->in_order))
+        return pk_get_used_in_order(q, len);
+    unsigned id;
+    uint32_t used_len;
+    struct vdrv_pvq_id *ent = pk_used_entry(q, &id, &used_len);
+    if (!ent)
+        return (void *)0;
     if (len)
         *len = used_len;
-    return pk_retire(q, id);
+    void *token = ent->token;
+    ent->token = (void *)0;
+    ent->next = q->free_id;
+    q->free_id = (uint16_t)id;
+    pk_used_advance(q, ent->ndescs);
+    return token;
 }
 
 void vdrv_pvq_disable_cb(struct vdrv_pvq *q)

@@ -85,9 +85,10 @@ struct vdrv_pvq {
     uint16_t num_free;     /* free ring descriptors */
     uint16_t next_avail;   /* next position to fill */
     uint16_t last_used;    /* next position to read a used descriptor at */
-    uint16_t free_id;      /* out of order: free id list */
+    uint16_t free_id;      /* next id to hand out: out of order the free id
+                            * list, in order the next id in turn */
     uint16_t order_head;   /* in order: oldest id in flight */
-    uint16_t order_tail;   /* in order: next id to hand out */
+    uint16_t order_tail;   /* unused (free_id serves in order too); kept 0 */
     uint16_t batch_last;   /* in order: id closing the batch being returned, or 0xffff */
     uint32_t batch_len;    /* its used length */
     uint32_t num_added;    /* descriptors made available since the last kick decision */

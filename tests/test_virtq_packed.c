@@ -16,6 +16,7 @@
 #include <linux/virtio_config.h>
 
 #include "guest/vdrv_ring.h"
+#include "tests/test_virtq_packed_pair.h"
 #include "virtio/virtq.h"
 
 #define RAM_GPA   0x40000000ULL
@@ -70,15 +71,8 @@ static int fx_teardown(void **state)
 static void fx_start(struct fx *f, uint16_t size, uint64_t features)
 {
     memset(f->ram, 0, DATA_OFF);
-    vdrv_pvq_init(&f->vq, size, f->ram, RAM_GPA, f->ids, features & F_EVENT,
-                  features & F_IN_ORDER);
-    virtq_reset(&f->dq);
-    f->dq.size = size;
-    f->dq.desc_gpa = f->vq.desc_pa;
-    f->dq.avail_gpa = f->vq.driver_pa;
-    f->dq.used_gpa = f->vq.device_pa;
     f->features = features | F_PACKED;
-    assert_int_equal(virtq_start(&f->dq, &f->mem, f->features), 0);
+    packed_pair_start(&f->vq, f->ids, &f->dq, &f->mem, f->ram, RAM_GPA, size, features);
 }
 
 static uint8_t *data(struct fx *f, unsigned i) { return f->ram + DATA_OFF + (i % 256) * 256; }
@@ -235,13 +229,8 @@ static void run_laps(struct fx *f, uint16_t size, uint64_t features, unsigned re
         }
         assert_null(vdrv_pvq_get_used(&f->vq, NULL));
         done += popped;
-        assert_int_equal(f->vq.num_free, size);
-        assert_int_equal(f->dq.pk.inflight, 0);
+        packed_pair_in_step(&f->vq, &f->dq);
     }
-    assert_int_equal(f->vq.next_avail, f->dq.pk.last_avail);
-    assert_int_equal(f->vq.avail_wrap, f->dq.pk.avail_wrap);
-    assert_int_equal(f->vq.last_used, f->dq.pk.used_idx);
-    assert_int_equal(f->vq.used_wrap, f->dq.pk.used_wrap);
 }
 
 static void test_laps_odd_sizes(void **state)

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <linux/virtio_config.h>
 
@@ -332,6 +333,174 @@ static void test_indirect_total_4g(void **state)
     expect_broken(f, 0);
 }
 
+/* The fast walk's checks, each on a chain it takes whole (direct, in region
+ * 0, ending before the ring does). */
+
+static void test_fast_chain_beyond_inflight_room(void **state)
+{
+    (void)state;
+    /* A full lap in flight, two of them used, then a lap-2 chain of three
+     * at positions 0..2, before the ring's end: only two are free. */
+    struct fx *f = fx_running(0);
+    for (unsigned i = 0; i < QSIZE; i++)
+        set_desc(ring(f), i, gpa(DATA_OFF), 8, AVAIL1);
+    uint16_t heads[QSIZE];
+    for (unsigned i = 0; i < QSIZE; i++) {
+        assert_int_equal(virtq_pop(&f->vq[0], &f->e), 1);
+        heads[i] = f->e.head;
+    }
+    virtq_push(&f->vq[0], heads[0], 0);
+    virtq_push(&f->vq[0], heads[1], 0);
+    const uint16_t lap2 = 1u << VRING_PACKED_DESC_F_USED;
+    set_desc(ring(f), 2, gpa(DATA_OFF), 8, lap2);
+    set_desc(ring(f), 1, gpa(DATA_OFF), 8, lap2 | NEXT);
+    set_desc(ring(f), 0, gpa(DATA_OFF), 8, lap2 | NEXT);
+    expect_broken(f, -EIO);
+}
+
+static void test_fast_iov_cap_zero(void **state)
+{
+    (void)state;
+    struct fx *f = fx_running(0);
+    set_desc(ring(f), 0, gpa(DATA_OFF), 8, AVAIL1);
+    f->e.iov_cap = 0;
+    expect_broken(f, -ENOBUFS);
+}
+
+static void test_fast_iov_cap_mid_chain(void **state)
+{
+    (void)state;
+    /* Room for the readable part only: the writable descriptor after it is
+     * the one that does not fit. */
+    struct fx *f = fx_running(0);
+    set_desc(ring(f), 1, gpa(DATA_OFF), 8, AVAIL1 | NEXT);
+    set_desc(ring(f), 2, gpa(DATA_OFF), 8, AVAIL1 | WRITE);
+    set_desc(ring(f), 0, gpa(DATA_OFF), 8, AVAIL1 | NEXT);
+    f->e.iov_cap = 2;
+    expect_broken(f, -ENOBUFS);
+}
+
+static void test_fast_writable_then_indirect(void **state)
+{
+    (void)state;
+    struct fx *f = fx_running(F_INDIRECT);
+    set_desc(table(f), 0, gpa(DATA_OFF), 8, 0);
+    set_desc(ring(f), 1, gpa(TABLE_OFF), 16, AVAIL1 | INDIR);
+    set_desc(ring(f), 0, gpa(DATA_OFF), 8, AVAIL1 | NEXT | WRITE);
+    expect_broken(f, -EIO);
+}
+
+static void test_fast_writable_then_unavailable(void **state)
+{
+    (void)state;
+    struct fx *f = fx_running(0);
+    set_desc(ring(f), 2, gpa(DATA_OFF), 8, WRITE); /* not made available */
+    set_desc(ring(f), 1, gpa(DATA_OFF), 8, AVAIL1 | NEXT | WRITE);
+    set_desc(ring(f), 0, gpa(DATA_OFF), 8, AVAIL1 | NEXT);
+    expect_broken(f, -EIO);
+}
+
+static void test_fast_writable_outside_ram(void **state)
+{
+    (void)state;
+    struct fx *f = fx_running(0);
+    set_desc(ring(f), 2, RAM_GPA + RAM_SIZE - 4, 8, AVAIL1 | WRITE);
+    set_desc(ring(f), 1, gpa(DATA_OFF), 8, AVAIL1 | NEXT | WRITE);
+    set_desc(ring(f), 0, gpa(DATA_OFF), 8, AVAIL1 | NEXT);
+    expect_broken(f, -EIO);
+}
+
+/* A queue of its own, no device: region 0 a 5 GiB reservation never touched
+ * (the device only computes pointers into buffers), the ring above it. */
+struct big {
+    void *reserve;
+    uint8_t *ram;
+    struct gmem mem;
+    struct virtq q;
+    struct iovec *iov;
+    struct virtq_elem e;
+};
+
+#define BIG_RESERVE (5ull << 30)
+#define BIG_RING_GPA (8ull << 30)
+
+static void big_start(struct big *b, uint16_t size, unsigned iov_cap)
+{
+    b->reserve = mmap(NULL, BIG_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                      -1, 0);
+    assert_true(b->reserve != MAP_FAILED);
+    b->ram = calloc(1, (size_t)size * 16 + 64);
+    gmem_init(&b->mem);
+    assert_int_equal(gmem_add(&b->mem, 0, BIG_RESERVE, b->reserve), 0);
+    assert_int_equal(gmem_add(&b->mem, BIG_RING_GPA, (size_t)size * 16 + 64, b->ram), 0);
+    memset(&b->q, 0, sizeof(b->q));
+    b->q.max_size = size;
+    virtq_reset(&b->q);
+    b->q.desc_gpa = BIG_RING_GPA;
+    b->q.avail_gpa = BIG_RING_GPA + (uint64_t)size * 16;
+    b->q.used_gpa = b->q.avail_gpa + 4;
+    assert_int_equal(virtq_start(&b->q, &b->mem, F_PACKED | F_VERSION1), 0);
+    b->iov = calloc(iov_cap, sizeof(*b->iov));
+    b->e = (struct virtq_elem){ .iov = b->iov, .iov_cap = (uint16_t)iov_cap };
+}
+
+static void big_free(struct big *b)
+{
+    virtq_reset(&b->q);
+    munmap(b->reserve, BIG_RESERVE);
+    free(b->ram);
+    free(b->iov);
+}
+
+static void test_fast_total_4g(void **state)
+{
+    (void)state;
+    struct big b;
+    struct vring_packed_desc *r;
+    /* 2^32 - 1 bytes in all: the largest total there is. */
+    big_start(&b, 4, 4);
+    r = (void *)b.ram;
+    set_desc(r, 1, 0, 1, AVAIL1 | WRITE);
+    set_desc(r, 0, 4096, UINT32_MAX - 1, AVAIL1 | NEXT);
+    assert_int_equal(virtq_pop(&b.q, &b.e), 1);
+    assert_int_equal(b.e.out_len, UINT32_MAX - 1);
+    assert_int_equal(b.e.in_len, 1);
+    assert_ptr_equal(b.iov[0].iov_base, (uint8_t *)b.reserve + 4096);
+    big_free(&b);
+    /* One byte more: a ring violation. */
+    big_start(&b, 4, 4);
+    r = (void *)b.ram;
+    set_desc(r, 1, 0, 2, AVAIL1 | WRITE);
+    set_desc(r, 0, 4096, UINT32_MAX - 1, AVAIL1 | NEXT);
+    assert_int_equal(virtq_pop(&b.q, &b.e), -EIO);
+    assert_true(b.q.broken);
+    assert_int_equal(virtq_pop(&b.q, &b.e), 0);
+    big_free(&b);
+}
+
+static void test_fast_chain_over_max_chain(void **state)
+{
+    (void)state;
+    /* A ring longer than VIRTQ_MAX_CHAIN: a direct chain may fill the cap
+     * but not pass it. */
+    const uint16_t size = 2 * VIRTQ_MAX_CHAIN;
+    for (unsigned n = VIRTQ_MAX_CHAIN; n <= VIRTQ_MAX_CHAIN + 1; n++) {
+        struct big b;
+        big_start(&b, size, size);
+        struct vring_packed_desc *r = (void *)b.ram;
+        for (unsigned i = n; i-- > 0;)
+            set_desc(r, i, 4096 * i, 8, AVAIL1 | (i + 1 < n ? NEXT : 0));
+        if (n == VIRTQ_MAX_CHAIN) {
+            assert_int_equal(virtq_pop(&b.q, &b.e), 1);
+            assert_int_equal(b.e.nout, n);
+        } else {
+            assert_int_equal(virtq_pop(&b.q, &b.e), -EIO);
+            assert_true(b.q.broken);
+        }
+        big_free(&b);
+    }
+}
+
 static void test_start_rejects(void **state)
 {
     (void)state;
@@ -379,6 +548,14 @@ int main(void)
         cmocka_unit_test(test_indirect_entry_outside_ram),
         cmocka_unit_test(test_indirect_readable_after_writable),
         cmocka_unit_test(test_indirect_total_4g),
+        cmocka_unit_test(test_fast_chain_beyond_inflight_room),
+        cmocka_unit_test(test_fast_iov_cap_zero),
+        cmocka_unit_test(test_fast_iov_cap_mid_chain),
+        cmocka_unit_test(test_fast_writable_then_indirect),
+        cmocka_unit_test(test_fast_writable_then_unavailable),
+        cmocka_unit_test(test_fast_writable_outside_ram),
+        cmocka_unit_test(test_fast_total_4g),
+        cmocka_unit_test(test_fast_chain_over_max_chain),
         cmocka_unit_test(test_start_rejects),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

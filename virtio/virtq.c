@@ -33,6 +33,7 @@
 
 #include "virtio/virtio_dev.h"
 #include "virtio/virtq.h"
+#include "virtio/virtq_ram0.h"
 
 /* Kept out of line and cold so the checks on the fast path are a compare and
  * a never-taken jump each. */
@@ -50,29 +51,6 @@ __attribute__((noinline, cold)) static int virtq_fail(struct virtq *q, int err)
     if (q->dev)
         virtio_dev_needs_reset(q->dev);
     return err;
-}
-
-/* Region 0 for the fast walk: the same acceptance as gmem_region_ptr() for
- * any buffer of one byte or more, and size is read once (a memory operand,
- * no register). end = off + len is computed modulo 2^64; it wrapped exactly
- * when end < len (len is a descriptor's 32-bit length, off < 2^64), so "no
- * wrap and end <= size" is off + len <= size in exact arithmetic, which also
- * gives off < size. Only a zero-length buffer reads differently: one starting
- * exactly at the region's end is taken (its iov_base is the end of the
- * mapping, never dereferenced for 0 bytes), where gmem_region_ptr() would
- * leave it to the slow walk (the next region, or the dummy byte). */
-static inline __attribute__((always_inline)) bool
-virtq_ram0_ptr(const struct gmem_region *r, uint64_t addr, uint64_t len, void **p)
-{
-    uint64_t off = addr - r->gpa;
-    uint64_t end = off + len;
-    /* Opaque to gcc, which would otherwise turn end < len back into a
-     * carry flag kept in a register and tested apart. */
-    __asm__("" : "+r"(end));
-    if (kick_unlikely(end > r->size) || kick_unlikely(end < len))
-        return false;
-    *p = r->hva + off;
-    return true;
 }
 
 void virtq_reset(struct virtq *q)
@@ -115,7 +93,10 @@ int virtq_start(struct virtq *q, const struct gmem *mem, uint64_t features)
     if ((features >> VIRTIO_F_RING_PACKED) & 1)
         return virtq_packed_start(q, mem, features);
     q->packed = false;
+    /* The packed entry points are reached from the split ones' stopped
+     * branches and find nothing to do through these. */
     q->pk.desc = NULL;
+    q->pk.driver_event = NULL;
     q->ready = false;
     q->mem = NULL;
     q->desc = NULL;
@@ -343,7 +324,7 @@ int virtq_pop(struct virtq *q, struct virtq_elem *e)
     /* Stopped and broken queues have no ring pointers. */
     const struct vring_avail *avail = q->avail;
     if (kick_unlikely(!avail))
-        return q->packed ? virtq_packed_pop(q, e) : 0;
+        return virtq_packed_pop(q, e); /* 0 unless a packed ring is running */
 
     unsigned last = q->last_avail;
     /* Chains outstanding less one: more than the ring holds, or none (-1
@@ -507,7 +488,7 @@ __attribute__((noinline, cold)) static bool virtq_needs_irq_first(struct virtq *
 __attribute__((noinline)) static bool virtq_needs_irq_other(struct virtq *q)
 {
     if (kick_unlikely(!q->used))
-        return q->packed && virtq_packed_needs_irq(q);
+        return virtq_packed_needs_irq(q); /* false unless a packed ring is running */
     if (!q->event_idx)
         return !(KICK_READ_ONCE(q->avail->flags) & VRING_AVAIL_F_NO_INTERRUPT);
     return virtq_needs_irq_first(q);
