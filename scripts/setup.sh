@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential meson ninja-build pkg-config linux-libc-dev libcmocka-dev liburing-dev
       libslirp-dev libglib2.0-dev
-      clang libclang-rt-14-dev valgrind qemu-system-x86 python3 acpica-tools)
+      clang libclang-rt-14-dev valgrind qemu-system-x86 python3 acpica-tools e2fsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
