@@ -56,6 +56,11 @@ bad 2 "memory too large" "${k[@]}" --memory 4000G
 bad 2 "zero cpus" "${k[@]}" --cpus 0
 bad 2 "too many cpus" "${k[@]}" --cpus 1000
 bad 2 "cpus not a number" "${k[@]}" --cpus two
+bad 2 "rng rate zero" "${k[@]}" --rng rate=0
+bad 2 "rng rate not a number" "${k[@]}" --rng rate=fast
+bad 2 "rng rate too high" "${k[@]}" --rng rate=2G
+bad 2 "rng with an unknown key" "${k[@]}" --rng=speed=5
+bad 2 "rng given twice" "${k[@]}" --rng rate=4K --rng
 bad 2 "unknown net backend" "${k[@]}" --net bogus
 bad 2 "unknown transport" "${k[@]}" --transport foo
 bad 2 "unknown console kind" "${k[@]}" --console nonsense
@@ -105,6 +110,14 @@ with open(errpath, "w") as err:
         p.kill()
         problems.append("kick did not exit within 60 s")
     p.wait()
+    while True:  # what kick wrote just before it exited
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
 after = termios.tcgetattr(slave)
 if after != before:
     problems.append("terminal settings not restored on exit")

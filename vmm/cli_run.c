@@ -27,7 +27,7 @@ void cli_run_usage(FILE *out)
 {
     fprintf(out,
             "usage: kick run --kernel IMAGE [--initrd FILE] [--cmdline STRING]\n"
-            "                [--memory SIZE] [--cpus N] [--rng]\n"
+            "                [--memory SIZE] [--cpus N] [--rng [rate=N]]\n"
             "                [--disk path=F[,ro=on][,serial=S][,queues=N]]\n"
             "                [--console serial|virtio|virtio,name=N,path=SOCK|file=F]\n"
             "                [--net user[,hostfwd=RULE...]|tap[=IFNAME][,queues=N]]\n"
@@ -43,7 +43,8 @@ void cli_run_usage(FILE *out)
             "  --memory SIZE  guest RAM, e.g. 512M or 2G; no suffix means MiB (default 512M,\n"
             "                 at least 32M); above 3 GiB the rest is mapped from 4 GiB up\n"
             "  --cpus N       vCPUs, 1 to %u (default 1)\n"
-            "  --rng          a virtio-rng device (entropy from getrandom)\n"
+            "  --rng [rate=N] a virtio-rng device (entropy from getrandom), at most N\n"
+            "                 bytes per second if given (suffixes K, M: rate=4K)\n"
             "  --disk path=F[,ro=on][,serial=S][,queues=N]\n"
             "                 a virtio-blk device on the raw image or block device F\n"
             "                 (ro=on: read-only; serial: up to 20 bytes; queues: request\n"
@@ -271,6 +272,31 @@ static int check_file(const char *opt, const char *path)
     return 0;
 }
 
+/* rate=BYTES per second, with the size suffixes of --memory (a bare number
+ * is bytes here). */
+static int parse_rng(const char *opt, struct run_config *c)
+{
+    const char *v = strncmp(opt, "rate=", 5) ? NULL : opt + 5;
+    uint64_t rate = 0;
+    int r = -EINVAL;
+    if (v && *v) {
+        char buf[40];
+        size_t n = strlen(v);
+        /* a bare number is bytes, not --memory's MiB */
+        bool bare = n < sizeof buf - 1 && isdigit((unsigned char)v[n - 1]);
+        if (bare) {
+            memcpy(buf, v, n);
+            memcpy(buf + n, "B", 2);
+        }
+        r = cli_parse_size(bare ? buf : v, &rate);
+    }
+    if (r < 0 || rate == 0 || rate > (1ull << 30))
+        return usage_error("--rng %s: must be rate=BYTES per second, 1 to 1G (e.g. rate=4K)%s",
+                           opt, "");
+    c->rng_rate = rate;
+    return 0;
+}
+
 static int parse_and_run(int argc, char **argv, struct run_config *out)
 {
     struct run_config *c = out;
@@ -288,10 +314,19 @@ static int parse_and_run(int argc, char **argv, struct run_config *out)
             c->verbose = true;
             continue;
         }
-        if (!strcmp(arg, "--rng")) {
+        if (!strcmp(arg, "--rng") || !strncmp(arg, "--rng=", 6)) {
             if (c->rng)
-                return usage_error("%s given twice%s", arg, "");
+                return usage_error("%s given twice%s", "--rng", "");
             c->rng = true;
+            /* --rng, --rng rate=N or --rng=rate=N */
+            const char *opt = arg[5] == '=' ? arg + 6
+                              : i + 1 < argc && !strncmp(argv[i + 1], "rate=", 5) ? argv[++i]
+                                                                                  : NULL;
+            if (opt) {
+                int r = parse_rng(opt, c);
+                if (r)
+                    return r;
+            }
             continue;
         }
         if (!strcmp(arg, "--no-ioeventfd")) {

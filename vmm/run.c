@@ -184,7 +184,7 @@ static int build_pci(struct machine *m)
         }
     }
     if (cfg->rng) {
-        r = vslot_create(&m->slot[m->nslot], &m->env, VSLOT_RNG, NULL, err, sizeof err);
+        r = vslot_create(&m->slot[m->nslot], &m->env, VSLOT_RNG, &cfg->rng_rate, err, sizeof err);
         m->nslot++;
         if (r < 0) {
             fprintf(stderr, "kick run: --rng: %s\n", err);

@@ -35,6 +35,7 @@ struct run_config {
     unsigned cpus;        /* 1..RUN_MAX_CPUS */
     bool verbose;
     bool rng;             /* a virtio-rng device */
+    uint64_t rng_rate;    /* its bytes per second (0: unlimited) */
     struct run_disk disks[RUN_MAX_DISKS];
     unsigned ndisks;
     enum vpci_mode transport; /* of every virtio device */

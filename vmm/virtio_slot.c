@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
  * TAG_COMPLETION + index */
 #define TAG_STOP       0xffff0000u
 #define TAG_COMPLETION 0x00010000u
+#define TAG_RNG_TIMER  0xfffe0000u
 
 /* ---- interrupts ---- */
 
@@ -124,6 +126,20 @@ bool vslot_drain(int fd)
     return n == sizeof v;
 }
 
+/* A rate-limited rng leaves chains in the ring while its bucket is empty:
+ * serve what it can and come back when the bucket has refilled. Bus lock
+ * held. */
+static void rng_serve(struct virtio_slot *s)
+{
+    uint64_t wait = rng_poll(&s->rng);
+    if (!wait)
+        return;
+    struct itimerspec its = { .it_value = { .tv_sec = (time_t)(wait / 1000000000ull),
+                                            .tv_nsec = (long)(wait % 1000000000ull) } };
+    if (timerfd_settime(s->rng_timer_fd, 0, &its, NULL) < 0)
+        run_stop_request(s->env->stop, 1, true, "rng timer: %s", strerror(errno));
+}
+
 static void *device_thread(void *arg)
 {
     struct virtio_slot *s = arg;
@@ -141,6 +157,13 @@ static void *device_thread(void *arg)
             uint32_t tag = ev[i].data.u32;
             if (tag == TAG_STOP)
                 return NULL;
+            if (tag == TAG_RNG_TIMER) {
+                vslot_drain(s->rng_timer_fd);
+                pci_host_lock(s->env->bus);
+                rng_serve(s);
+                pci_host_unlock(s->env->bus);
+                continue;
+            }
             if (tag >= TAG_COMPLETION && tag - TAG_COMPLETION < s->nq) {
                 unsigned q = tag - TAG_COMPLETION;
                 vslot_drain(s->completion_fd[q]);
@@ -152,6 +175,8 @@ static void *device_thread(void *arg)
                 pci_host_lock(s->env->bus);
                 s->fd_kicks++;
                 virtio_dev_notify(s->vdev, tag);
+                if (s->rng_timer_fd >= 0)
+                    rng_serve(s);
                 pci_host_unlock(s->env->bus);
             }
         }
@@ -214,6 +239,7 @@ int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_
     s->route_first = -1;
     for (unsigned q = 0; q < VSLOT_MAX_QUEUES; q++)
         s->kick_fd[q] = s->completion_fd[q] = -1;
+    s->rng_timer_fd = -1;
     int r;
     switch (kind) {
     case VSLOT_BLK:
@@ -229,6 +255,12 @@ int vslot_create(struct virtio_slot *s, const struct vslot_env *env, enum vslot_
         rng_dev_init(&s->rng, entropy_getrandom, NULL);
         s->vdev = &s->rng.vdev;
         r = 0;
+        if (cfg && *(const uint64_t *)cfg) {
+            rng_dev_set_rate(&s->rng, *(const uint64_t *)cfg);
+            s->rng_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+            if (s->rng_timer_fd < 0)
+                return fail(err, errlen, -errno, "rng timer");
+        }
     }
     if (r < 0)
         return r;
@@ -271,6 +303,8 @@ int vslot_start(struct virtio_slot *s)
         fn = vslot_net_thread;
     else
         r = watch(s->epoll_fd, s->stop_fd, TAG_STOP);
+    if (r == 0 && s->rng_timer_fd >= 0)
+        r = watch(s->epoll_fd, s->rng_timer_fd, TAG_RNG_TIMER);
     for (unsigned q = 0; q < s->nq && r == 0 && fn == device_thread; q++)
         r = watch(s->epoll_fd, s->kick_fd[q], q);
     for (unsigned q = 0; q < s->nq && r == 0 && fn == device_thread; q++)
@@ -323,6 +357,9 @@ void vslot_destroy(struct virtio_slot *s)
             close(s->kick_fd[q]);
     if (s->stop_fd >= 0)
         close(s->stop_fd);
+    if (s->rng_timer_fd >= 0)
+        close(s->rng_timer_fd);
+    s->rng_timer_fd = -1;
     if (s->epoll_fd >= 0)
         close(s->epoll_fd);
     s->blk_ready = s->file_open = s->vpci_ready = false;

@@ -110,6 +110,7 @@ struct virtio_slot {
     struct vslot_ioev ioev[VSLOT_MAX_QUEUES][2]; /* [queue][legacy] */
     int completion_fd[VSLOT_MAX_QUEUES]; /* blk: queue q's io_uring eventfd; -1: none */
     int stop_fd, epoll_fd;
+    int rng_timer_fd;             /* rng with a rate limit: serves chains left waiting */
     pthread_t thread;
     bool thread_started;
     /* statistics (under the bus lock) */
