@@ -180,8 +180,13 @@ static void first_isr_check(struct drive *dr)
     while (!(isr = vdrv_read_isr(dr->d)) && rdtsc() < deadline)
         cpu_relax();
     uint8_t again = vdrv_read_isr(dr->d);
+    /* A fresh interrupt may land between the two reads (QEMU's serial
+     * device answers control messages late on a loaded host): a register
+     * that does not clear reads non-zero a third time as well. */
+    uint8_t third = again ? vdrv_read_isr(dr->d) : 0;
     check(isr & ISR_QUEUE_INTERRUPT, "ISR queue bit set after a used buffer (got 0x%02x)", isr);
-    check(again == 0, "ISR read-to-clear (second read 0x%02x)", again);
+    check(again == 0 || third == 0, "ISR read-to-clear (second read 0x%02x, third 0x%02x)", again,
+          third);
 }
 
 /* One chain through queue dq (packed: through an indirect table when
